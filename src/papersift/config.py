@@ -1,0 +1,51 @@
+"""One Settings object, built by the faces (CLI, web) and passed down."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from platformdirs import user_data_dir
+
+
+def default_data_dir() -> Path:
+    env = os.environ.get("PAPERSIFT_DATA")
+    return Path(env) if env else Path(user_data_dir("papersift", appauthor=False))
+
+
+@dataclass
+class Settings:
+    """Where papersift keeps its data and how it serves it.
+
+    Layout of ``data_dir``::
+
+        papersift.db        SQLite database (WAL mode): papers, users, votes, ingest log
+        lexical/            tantivy BM25 index (+ state.json: last store change applied)
+        vectors/            dense vector index per embedding model (semantic search)
+    """
+
+    data_dir: Path = field(default_factory=default_data_dir)
+    database_url: str | None = None  # default: sqlite file in data_dir; postgresql://... later
+    secret_key: str | None = None
+    embedder: str | None = None  # embedding model name; None = default
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir).expanduser()
+        self.database_url = self.database_url or os.environ.get("PAPERSIFT_DATABASE_URL")
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'papersift.db'}"
+
+    @property
+    def lexical_dir(self) -> Path:
+        return self.data_dir / "lexical"
+
+    @property
+    def vectors_dir(self) -> Path:
+        return self.data_dir / "vectors"
+
+    def ensure(self) -> Settings:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return self

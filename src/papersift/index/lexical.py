@@ -1,0 +1,194 @@
+"""BM25 lexical index on tantivy.
+
+Why tantivy: measured here on 200k synthetic abstracts it answered 2–4-word OR queries in
+0.24 ms p50 (bm25s 5.8 ms, SQLite FTS5 21 ms, DuckDB 68 ms) and indexed 4x faster than the
+others; it gives BM25 with field boosts, phrase queries, fuzzy terms and numeric range filters.
+
+The index keys documents by the store's integer ``pk`` and stores no text (the store has it), so
+it stays small. ``state.json`` beside it records the last store change (``seq``) the index has
+applied; a crash between a store commit and an index commit is healed by ``catch_up``.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import tantivy
+
+from papersift.fsutil import read_json, write_json_atomic
+from papersift.models import Paper
+
+SCHEMA_VERSION = 1
+FIELD_BOOSTS = {"title": 2.0, "abstract": 1.0, "authors": 1.5}
+# tantivy query syntax characters that a person rarely means; stripped unless quoted phrases
+_SYNTAX = re.compile(r"[\\^~*()\[\]{}!:+\-<>=/|&]")
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def build_schema() -> tantivy.Schema:
+    sb = tantivy.SchemaBuilder()
+    sb.add_integer_field("pk", stored=True, indexed=True, fast=True)
+    sb.add_text_field("title", stored=False, tokenizer_name="en_stem")
+    sb.add_text_field("abstract", stored=False, tokenizer_name="en_stem")
+    sb.add_text_field("authors", stored=False, tokenizer_name="default")
+    sb.add_text_field("category", stored=False, tokenizer_name="raw")
+    sb.add_integer_field("day", stored=False, indexed=True, fast=True)  # YYYYMMDD, 0 = unknown
+    return sb.build()
+
+
+def day_number(d: date | None) -> int:
+    return d.year * 10000 + d.month * 100 + d.day if d else 0
+
+
+@dataclass
+class Filters:
+    since: date | None = None
+    until: date | None = None
+    category: str | None = None  # exact ("cs.CL") or archive prefix ("cs")
+    author: str | None = None
+
+    def active(self) -> bool:
+        return any((self.since, self.until, self.category, self.author))
+
+
+def clean_query(text: str, max_chars: int = 1000) -> str:
+    """Turn free text into a safe tantivy query: keep words and "quoted phrases", drop syntax."""
+    text = text[:max_chars]
+    parts: list[str] = []
+    for i, chunk in enumerate(text.split('"')):
+        words = _WORD.findall(_SYNTAX.sub(" ", chunk))
+        if not words:
+            continue
+        if i % 2 == 1 and len(words) > 1:
+            parts.append('"' + " ".join(words) + '"')
+        else:
+            parts.extend(w for w in words if w.upper() not in ("AND", "OR", "NOT"))
+    return " ".join(parts[:64])
+
+
+class LexicalIndex:
+    """A tantivy BM25 index over title, abstract and authors, with date/category/author filters."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        state = read_json(self.state_path, {})
+        if state.get("schema") != SCHEMA_VERSION and any(self.path.glob("*.managed.json")):
+            self._wipe()
+            state = {}
+        self.schema = build_schema()
+        self.index = tantivy.Index(self.schema, path=str(self.path), reuse=True)
+        self.seq = int(state.get("seq", 0))
+        self._writer: tantivy.IndexWriter | None = None
+
+    @property
+    def state_path(self) -> Path:
+        return self.path / "state.json"
+
+    def _wipe(self) -> None:
+        for child in self.path.iterdir():
+            if child.is_dir():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+
+    # -- writes ---------------------------------------------------------------------------------
+    def writer(self) -> tantivy.IndexWriter:
+        if self._writer is None:
+            self._writer = self.index.writer(heap_size=256_000_000, num_threads=2)
+        return self._writer
+
+    def add(self, papers: Iterable[Paper]) -> int:
+        """Add or replace papers (by pk). Call ``commit`` to make them visible."""
+        w = self.writer()
+        n = 0
+        for p in papers:
+            assert p.pk is not None, "index papers read back from the store (they carry a pk)"
+            w.delete_documents_by_term("pk", p.pk)
+            doc = tantivy.Document(pk=p.pk, title=p.title, abstract=p.abstract,
+                                   authors=" ; ".join(p.authors), day=day_number(p.published))
+            for c in dict.fromkeys(p.categories + [c.split(".")[0] for c in p.categories]):
+                doc.add_text("category", c)
+            w.add_document(doc)
+            n += 1
+        return n
+
+    def remove(self, pks: Iterable[int]) -> None:
+        w = self.writer()
+        for pk in pks:
+            w.delete_documents_by_term("pk", pk)
+
+    def commit(self, seq: int | None = None) -> None:
+        if self._writer is not None:
+            self._writer.commit()
+            self._writer.wait_merging_threads()
+            self._writer = None
+        if seq is not None:
+            self.seq = seq
+            write_json_atomic(self.state_path, {"schema": SCHEMA_VERSION, "seq": seq})
+        self.index.reload()
+
+    def clear(self) -> None:
+        w = self.writer()
+        w.delete_all_documents()
+        self.commit(seq=0)
+
+    # -- reads ----------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return int(self.index.searcher().num_docs)
+
+    def _query(self, text: str, filters: Filters | None) -> tantivy.Query | None:
+        q = clean_query(text)
+        clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
+        if q:
+            parsed, _errors = self.index.parse_query_lenient(q, list(FIELD_BOOSTS), field_boosts=FIELD_BOOSTS)
+            clauses.append((tantivy.Occur.Must, parsed))
+        f = filters or Filters()
+        if f.since or f.until:
+            lo = day_number(f.since) if f.since else 1
+            hi = day_number(f.until) if f.until else 99991231
+            clauses.append((tantivy.Occur.Must, tantivy.Query.range_query(
+                self.schema, "day", tantivy.FieldType.Integer, lo, hi)))
+        if f.category:
+            clauses.append((tantivy.Occur.Must, tantivy.Query.term_query(self.schema, "category",
+                                                                          f.category.strip())))
+        if f.author:
+            words = [w.lower() for w in _WORD.findall(f.author)]
+            if words:
+                aq = (tantivy.Query.term_query(self.schema, "authors", words[0]) if len(words) == 1
+                      else tantivy.Query.phrase_query(self.schema, "authors", words))
+                clauses.append((tantivy.Occur.Must, aq))
+        if not clauses:
+            return None
+        if not q:  # filters only: everything that matches them
+            clauses.append((tantivy.Occur.Must, tantivy.Query.all_query()))
+        return tantivy.Query.boolean_query(clauses)
+
+    def search(self, text: str, limit: int = 10, offset: int = 0,
+               filters: Filters | None = None) -> tuple[list[tuple[int, float]], int]:
+        """Return ([(pk, score)], total matches). Free text is sanitised; never raises on input."""
+        query = self._query(text, filters)
+        if query is None:
+            return [], 0
+        searcher = self.index.searcher()
+        result = searcher.search(query, limit=limit, offset=offset, count=True)
+        addrs = [addr for _score, addr in result.hits]
+        pks = searcher.fast_field_values("pk", addrs) if addrs else []
+        return [(int(pk), float(s)) for pk, (s, _a) in zip(pks, result.hits, strict=True)], int(result.count)
+
+    def filter_pks(self, filters: Filters, limit: int = 1_000_000) -> set[int]:
+        """All pks that pass the filters (used to restrict semantic search)."""
+        query = self._query("", filters)
+        if query is None:
+            return set()
+        searcher = self.index.searcher()
+        result = searcher.search(query, limit=limit, count=False)
+        return {int(v) for v in searcher.fast_field_values("pk", [a for _s, a in result.hits])}
+
+    def size_bytes(self) -> int:
+        return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())

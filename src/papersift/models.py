@@ -1,0 +1,166 @@
+"""Pure data types shared by every layer. No I/O here."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+ARXIV_NEW = re.compile(r"(?<![\w.])(\d{4}\.\d{4,5})(?:v(\d+))?(?![\w.])")
+ARXIV_OLD = re.compile(r"(?<![\w.])([a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v(\d+))?(?![\w.])")
+
+MAX_TITLE = 2_000
+MAX_ABSTRACT = 50_000
+MAX_AUTHORS = 2_000
+MAX_AUTHOR = 300
+
+
+def split_arxiv_id(text: str | None) -> tuple[str | None, int | None]:
+    """Find an arXiv id (new or old style) in text; return (id without version, version)."""
+    if not text:
+        return None, None
+    text = text.strip()
+    for pat in (ARXIV_NEW, ARXIV_OLD):
+        m = pat.search(text)
+        if m:
+            return m.group(1), int(m.group(2)) if m.group(2) else None
+    return None, None
+
+
+def normalize_title(title: str) -> str:
+    """Lower-case, accent-free, punctuation-free, single-spaced title used for dedup."""
+    t = unicodedata.normalize("NFKD", title)
+    t = "".join(c for c in t if not unicodedata.combining(c))
+    t = re.sub(r"[^\w]+", " ", t.lower())
+    return " ".join(t.split())
+
+
+def clean_text(text: str | None, limit: int) -> str:
+    """Collapse whitespace, drop control characters and cut to `limit` characters."""
+    if not text:
+        return ""
+    text = "".join(c if c.isprintable() or c in "\n\t" else " " for c in text)
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return text
+
+
+def make_id(source: str, title: str) -> str:
+    """Deterministic id for a paper with no arXiv id: source + normalized title."""
+    digest = hashlib.sha1(f"{source}\x00{normalize_title(title)}".encode()).hexdigest()[:16]
+    return f"{source}-{digest}"
+
+
+@dataclass
+class Paper:
+    """One paper as a source yields it and the store keeps it."""
+
+    title: str
+    abstract: str = ""
+    authors: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    published: date | None = None
+    updated: date | None = None
+    doi: str | None = None
+    arxiv_id: str | None = None
+    version: int | None = None
+    links: dict[str, str] = field(default_factory=dict)  # abs, pdf, code, project
+    sources: list[str] = field(default_factory=list)
+    id: str = ""
+    # set by the store
+    first_seen: datetime | None = None
+    upvotes: int = 0
+    submitted_by: str | None = None
+    submitted_on_daily_at: datetime | None = None
+    pk: int | None = None
+
+    def __post_init__(self) -> None:
+        self.title = clean_text(self.title, MAX_TITLE)
+        self.abstract = clean_text(self.abstract, MAX_ABSTRACT)
+        self.authors = [a for a in (clean_text(x, MAX_AUTHOR) for x in self.authors[:MAX_AUTHORS]) if a]
+        self.categories = [c.strip() for c in self.categories if c and c.strip()]
+        if self.doi:
+            self.doi = self.doi.strip().lower().removeprefix("https://doi.org/").removeprefix("doi:") or None
+        if self.arxiv_id:
+            aid, ver = split_arxiv_id(self.arxiv_id)
+            self.arxiv_id = aid
+            if self.version is None:
+                self.version = ver
+        if not self.id:
+            self.id = self.arxiv_id or make_id(self.sources[0] if self.sources else "paper", self.title)
+        if self.arxiv_id and not self.links.get("abs"):
+            self.links = {**self.links, "abs": f"https://arxiv.org/abs/{self.arxiv_id}",
+                          "pdf": self.links.get("pdf") or f"https://arxiv.org/pdf/{self.arxiv_id}"}
+
+    @property
+    def norm_title(self) -> str:
+        return normalize_title(self.title)
+
+    @property
+    def primary_category(self) -> str | None:
+        return self.categories[0] if self.categories else None
+
+
+class ParseError(Exception):
+    """A record or file that could not be read; carries where and why."""
+
+    def __init__(self, source: str, location: str, reason: str) -> None:
+        self.source = source
+        self.location = location
+        self.reason = reason
+        super().__init__(f"{source}:{location}: {reason}")
+
+
+@dataclass
+class Hit:
+    """One search result: a store key, a score and (filled later) the paper."""
+
+    pk: int
+    score: float
+    paper: Paper | None = None
+    highlights: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class IngestStats:
+    read: int = 0
+    new: int = 0
+    updated: int = 0
+    duplicate: int = 0
+    rejected: int = 0
+    errors: list[ParseError] = field(default_factory=list)
+
+    def add(self, other: IngestStats) -> None:
+        self.read += other.read
+        self.new += other.new
+        self.updated += other.updated
+        self.duplicate += other.duplicate
+        self.rejected += other.rejected
+        self.errors.extend(other.errors)
+
+    def as_dict(self) -> dict[str, int]:
+        return {"read": self.read, "new": self.new, "updated": self.updated,
+                "duplicate": self.duplicate, "rejected": self.rejected}
+
+
+def paper_to_dict(p: Paper) -> dict[str, object]:
+    """The stable JSON shape of a paper (documented in docs/cli.md)."""
+    return {
+        "id": p.id,
+        "arxiv_id": p.arxiv_id,
+        "title": p.title,
+        "abstract": p.abstract,
+        "authors": list(p.authors),
+        "categories": list(p.categories),
+        "published": p.published.isoformat() if p.published else None,
+        "updated": p.updated.isoformat() if p.updated else None,
+        "version": p.version,
+        "doi": p.doi,
+        "links": dict(p.links),
+        "sources": list(p.sources),
+        "first_seen": p.first_seen.isoformat() if p.first_seen else None,
+        "upvotes": p.upvotes,
+    }

@@ -1,0 +1,134 @@
+"""ingest -> store -> indexes: the one module that wires them together."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from papersift import ingest
+from papersift.config import Settings
+from papersift.index.lexical import LexicalIndex
+from papersift.models import IngestStats, Paper, ParseError
+from papersift.store import SQLStore, open_store
+
+BATCH = 5000
+Progress = Callable[[int], None]  # called with the number of records just handled
+
+
+@dataclass
+class Engine:
+    """The store and the indexes of one data dir, opened together."""
+
+    settings: Settings
+    store: SQLStore
+    lexical: LexicalIndex
+    _closed: bool = field(default=False, repr=False)
+
+    def close(self) -> None:
+        if not self._closed:
+            self.store.close()
+            self._closed = True
+
+
+def open_engine(settings: Settings, catch_up_index: bool = True) -> Engine:
+    settings.ensure()
+    eng = Engine(settings, open_store(settings.db_url), LexicalIndex(settings.lexical_dir))
+    if catch_up_index:
+        catch_up(eng)
+    return eng
+
+
+def catch_up(eng: Engine, progress: Progress | None = None, commit_every: int = 100_000) -> int:
+    """Apply every store change the lexical index has not seen yet. Returns papers indexed."""
+    start = eng.lexical.seq
+    target = eng.store.max_seq()
+    if target <= start:
+        return 0
+    n = pending = 0
+    for batch in eng.store.iter_changed(start):
+        n += eng.lexical.add(batch)
+        pending += len(batch)
+        if progress:
+            progress(len(batch))
+        if pending >= commit_every:
+            eng.lexical.commit()
+            pending = 0
+    eng.lexical.commit(seq=target)
+    return n
+
+
+def reindex(eng: Engine, progress: Progress | None = None) -> int:
+    """Rebuild the lexical index from the store."""
+    eng.lexical.clear()
+    return catch_up(eng, progress)
+
+
+def _batched(records: Iterable[Paper | ParseError],
+             size: int) -> Iterator[tuple[list[Paper], list[ParseError]]]:
+    papers: list[Paper] = []
+    errors: list[ParseError] = []
+    for rec in records:
+        if isinstance(rec, ParseError):
+            errors.append(rec)
+        else:
+            papers.append(rec)
+        if len(papers) >= size or len(errors) >= size:
+            yield papers, errors
+            papers, errors = [], []
+    if papers or errors:
+        yield papers, errors
+
+
+@dataclass
+class FileReport:
+    path: Path
+    format: str
+    stats: IngestStats
+    skipped: bool = False
+
+
+def ingest_file(eng: Engine, path: Path, fmt: str = "auto", force: bool = False,
+                progress: Progress | None = None, batch_size: int = BATCH) -> FileReport:
+    """Read one file into the store and the index. Unchanged, fully ingested files are skipped."""
+    stats = IngestStats()
+    try:
+        digest = eng.store.file_digest(path)
+        real_fmt = ingest.detect_format(path) if fmt == "auto" else fmt
+    except ParseError as e:
+        stats.rejected += 1
+        stats.errors.append(e)
+        eng.store.record_errors([e])
+        return FileReport(path, fmt, stats)
+    except OSError as e:
+        err = ParseError(str(path), "file", f"cannot read: {e.strerror or e}")
+        stats.rejected += 1
+        stats.errors.append(err)
+        return FileReport(path, fmt, stats)
+    if not force and eng.store.file_done(path, digest):
+        return FileReport(path, real_fmt, stats, skipped=True)
+    for papers, errors in _batched(ingest.read(path, real_fmt), batch_size):
+        if papers:
+            stats.add(eng.store.upsert_many(papers))
+        if errors:
+            stats.read += len(errors)
+            stats.rejected += len(errors)
+            stats.errors.extend(errors)
+            eng.store.record_errors(errors)
+        catch_up(eng)
+        if progress:
+            progress(len(papers) + len(errors))
+    eng.store.mark_file(path, digest, real_fmt, stats.read, stats.rejected)
+    return FileReport(path, real_fmt, stats)
+
+
+def ingest_paths(eng: Engine, paths: Iterable[Path], fmt: str = "auto", force: bool = False,
+                 progress: Progress | None = None, on_file: Callable[[FileReport], None] | None = None,
+                 ) -> IngestStats:
+    total = IngestStats()
+    for path in ingest.iter_paths([Path(p) for p in paths]):
+        report = ingest_file(eng, path, fmt, force, progress)
+        total.add(report.stats)
+        if on_file:
+            on_file(report)
+    return total

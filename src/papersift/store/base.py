@@ -1,0 +1,26 @@
+"""The Store interface: what every backend (SQLite default, PostgreSQL later) provides."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Protocol
+
+from papersift.models import IngestStats, Paper, ParseError
+
+
+class Store(Protocol):
+    def upsert_many(self, papers: Iterable[Paper]) -> IngestStats: ...
+
+    def get(self, paper_id: str) -> Paper | None: ...
+
+    def get_many(self, pks: Iterable[int]) -> dict[int, Paper]: ...
+
+    def count(self) -> int: ...
+
+    def max_seq(self) -> int: ...
+
+    def iter_changed(self, after_seq: int, batch: int = 5000) -> Iterator[list[Paper]]: ...
+
+    def record_errors(self, errors: Iterable[ParseError]) -> None: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,81 @@
+"""The one schema (SQLAlchemy Core) shared by SQLite and PostgreSQL. Migrations live in migrations/."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+papers = Table(
+    "papers",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(200), nullable=False, unique=True),
+    Column("arxiv_id", String(64), unique=True),
+    Column("doi", String(300), index=True),
+    Column("norm_title", Text, nullable=False, index=True),
+    Column("title", Text, nullable=False),
+    Column("abstract", Text, nullable=False, default=""),
+    Column("authors", JSON, nullable=False),
+    Column("categories", JSON, nullable=False),
+    Column("published", Date, index=True),
+    Column("updated", Date),
+    Column("version", Integer),
+    Column("links", JSON, nullable=False),
+    Column("sources", JSON, nullable=False),
+    Column("first_seen", DateTime, nullable=False, index=True),
+    Column("seq", Integer, nullable=False, index=True),  # store change counter, for index catch-up
+    Column("upvotes", Integer, nullable=False, default=0),
+    Column("submitted_by", String(100)),
+    Column("submitted_on_daily_at", DateTime, index=True),
+)
+
+paper_aliases = Table(
+    "paper_aliases",
+    metadata,
+    Column("alias", String(200), primary_key=True),
+    Column("pk", Integer, ForeignKey("papers.pk", ondelete="CASCADE"), nullable=False),
+)
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(100), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+ingest_files = Table(
+    "ingest_files",
+    metadata,
+    Column("path", Text, primary_key=True),
+    Column("sha256", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("format", String(40), nullable=False),
+    Column("records", Integer, nullable=False, default=0),
+    Column("rejected", Integer, nullable=False, default=0),
+    Column("complete", Boolean, nullable=False, default=False),
+    Column("finished_at", DateTime),
+)
+
+ingest_errors = Table(
+    "ingest_errors",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", Text, nullable=False),
+    Column("location", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("at", DateTime, nullable=False),
+)
+

@@ -1,0 +1,343 @@
+"""SQLAlchemy Core implementation of the Store (SQLite by default; PostgreSQL through the same code)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import bindparam, create_engine, event, func, select, update
+from sqlalchemy.engine import Connection, Engine
+
+from papersift.models import IngestStats, Paper, ParseError, split_arxiv_id
+from papersift.store.schema import ingest_errors, ingest_files, meta, paper_aliases, papers
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+LOOKUP_CHUNK = 900  # stay under SQLite's bound-parameter limit on old builds
+MIN_TITLE_WORDS = 3  # titles shorter than this are too generic to dedup on
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def row_to_paper(row: Any) -> Paper:
+    m = row._mapping
+    p = Paper(
+        title=m["title"], abstract=m["abstract"], authors=list(m["authors"] or []),
+        categories=list(m["categories"] or []), published=m["published"], updated=m["updated"],
+        doi=m["doi"], arxiv_id=m["arxiv_id"], version=m["version"], links=dict(m["links"] or {}),
+        sources=list(m["sources"] or []), id=m["id"],
+    )
+    p.first_seen = m["first_seen"]
+    p.upvotes = m["upvotes"]
+    p.submitted_by = m["submitted_by"]
+    p.submitted_on_daily_at = m["submitted_on_daily_at"]
+    p.pk = m["pk"]
+    return p
+
+
+def paper_to_row(p: Paper) -> dict[str, Any]:
+    return {
+        "id": p.id, "arxiv_id": p.arxiv_id, "doi": p.doi, "norm_title": p.norm_title, "title": p.title,
+        "abstract": p.abstract, "authors": list(p.authors), "categories": list(p.categories),
+        "published": p.published, "updated": p.updated, "version": p.version, "links": dict(p.links),
+        "sources": list(p.sources),
+    }
+
+
+def _is_newer(row: dict[str, Any], p: Paper) -> bool | None:
+    """True if ``p`` is a newer version than ``row``, False if older, None if unknown/same."""
+    if p.version is not None and row["version"] is not None and p.version != row["version"]:
+        return p.version > row["version"]
+    if p.updated is not None and row["updated"] is not None and p.updated != row["updated"]:
+        return p.updated > row["updated"]
+    return None
+
+
+def merge(row: dict[str, Any], p: Paper) -> tuple[bool, bool]:
+    """Merge paper ``p`` into stored ``row`` in place; return (content changed, anything changed).
+
+    A newer version replaces the content fields; an older one never overwrites, but any record
+    may fill a field the store does not have yet (an abstract, dates, a DOI, an arXiv id).
+    """
+    before = dict(row)
+    new = paper_to_row(p)
+    newer = _is_newer(row, p)
+    content = ("title", "abstract", "authors", "categories", "updated", "version", "doi")
+    for key in (*content, "published"):
+        if new[key] and ((newer and key in content) or not row.get(key)):
+            row[key] = new[key]
+    if newer and new["title"]:
+        row["norm_title"] = new["norm_title"]
+    if p.published and row["published"] and p.published < row["published"] and not newer:
+        row["published"] = p.published  # the earliest date we hear of is the first version's
+    if not row.get("arxiv_id") and p.arxiv_id:
+        row["arxiv_id"] = p.arxiv_id
+    links = dict(row["links"] or {})
+    for k, v in new["links"].items():
+        if v and (newer or k not in links):
+            links[k] = v
+    row["links"] = links
+    content_changed = row != before
+    row["sources"] = list(dict.fromkeys([*(row["sources"] or []), *new["sources"]]))
+    return content_changed, row != before
+
+
+class SQLStore:
+    """Papers and everything else papersift keeps, in one SQL database."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        migrate(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- writes ---------------------------------------------------------------------------------
+    def _next_seq(self, conn: Connection) -> int:
+        cur = conn.execute(select(meta.c.value).where(meta.c.key == "seq")).scalar()
+        seq = int(cur or 0) + 1
+        if cur is None:
+            conn.execute(meta.insert().values(key="seq", value=str(seq)))
+        else:
+            conn.execute(meta.update().where(meta.c.key == "seq").values(value=str(seq)))
+        return seq
+
+    def _prefetch(self, conn: Connection, batch: list[Paper]) -> list[dict[str, Any]]:
+        ids = {p.id for p in batch} | {p.arxiv_id for p in batch if p.arxiv_id}
+        dois = {p.doi for p in batch if p.doi}
+        titles = {p.norm_title for p in batch if len(p.norm_title.split()) >= MIN_TITLE_WORDS}
+        found: dict[int, dict[str, Any]] = {}
+        for col, values in ((papers.c.id, ids), (papers.c.arxiv_id, ids), (papers.c.doi, dois),
+                            (papers.c.norm_title, titles)):
+            vals = list(values)
+            for i in range(0, len(vals), LOOKUP_CHUNK):
+                for row in conn.execute(select(papers).where(col.in_(vals[i:i + LOOKUP_CHUNK]))):
+                    found.setdefault(row.pk, dict(row._mapping))
+        aliases = list(ids)
+        for i in range(0, len(aliases), LOOKUP_CHUNK):
+            q = select(papers).join(paper_aliases, paper_aliases.c.pk == papers.c.pk).where(
+                paper_aliases.c.alias.in_(aliases[i:i + LOOKUP_CHUNK]))
+            for row in conn.execute(q.add_columns(paper_aliases.c.alias)):
+                r = found.setdefault(row.pk, {k: v for k, v in row._mapping.items() if k != "alias"})
+                r.setdefault("_aliases", set()).add(row.alias)
+        return list(found.values())
+
+    def upsert_many(self, batch_in: Iterable[Paper]) -> IngestStats:
+        """Insert or merge a batch in one transaction. Idempotent: re-running it changes nothing."""
+        batch = list(batch_in)
+        stats = IngestStats(read=len(batch))
+        if not batch:
+            return stats
+        with self.engine.begin() as conn:
+            seq = self._next_seq(conn)
+            rows = self._prefetch(conn, batch)
+            by_id: dict[str, dict[str, Any]] = {}
+            by_doi: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            by_title: dict[str, list[dict[str, Any]]] = defaultdict(list)
+
+            def register(r: dict[str, Any]) -> None:
+                for key in (r["id"], r.get("arxiv_id"), *r.get("_aliases", ())):
+                    if key:
+                        by_id[key] = r
+                if r.get("doi"):
+                    by_doi[r["doi"]].append(r)
+                by_title[r["norm_title"]].append(r)
+
+            for r in rows:
+                register(r)
+            inserts: list[dict[str, Any]] = []
+            dirty: dict[int, dict[str, Any]] = {}
+            stamp = now()
+            for p in batch:
+                row = self._match(p, by_id, by_doi, by_title)
+                if row is None:
+                    row = paper_to_row(p)
+                    row.update(first_seen=stamp, seq=seq, upvotes=0)
+                    inserts.append(row)
+                    register(row)
+                    stats.new += 1
+                    continue
+                old_id, had_arxiv = row["id"], row.get("arxiv_id")
+                content_changed, changed = merge(row, p)
+                if changed:
+                    if row.get("arxiv_id") and not had_arxiv and old_id != row["arxiv_id"]:
+                        row["id"] = row["arxiv_id"]
+                        row.setdefault("_aliases", set()).add(old_id)
+                        row.setdefault("_new_aliases", set()).add(old_id)
+                    register(row)
+                    row["seq"] = seq
+                    if "pk" in row:
+                        dirty[row["pk"]] = row
+                if content_changed:
+                    stats.updated += 1
+                else:
+                    stats.duplicate += 1
+            if inserts:
+                conn.execute(papers.insert(), [{k: v for k, v in r.items() if not k.startswith("_")}
+                                               for r in inserts])
+                aliases = [(r["id"], a) for r in inserts for a in r.get("_new_aliases", ())]
+                if aliases:
+                    ids = dict(conn.execute(select(papers.c.id, papers.c.pk).where(
+                        papers.c.id.in_([i for i, _ in aliases]))).all())
+                    conn.execute(paper_aliases.insert(), [{"alias": a, "pk": ids[i]} for i, a in aliases])
+            if dirty:
+                cols = [c.name for c in papers.columns if c.name not in ("pk", "first_seen", "upvotes",
+                                                                         "submitted_by",
+                                                                         "submitted_on_daily_at")]
+                stmt = update(papers).where(papers.c.pk == bindparam("_pk")).values(
+                    {c: bindparam(c) for c in cols})
+                conn.execute(stmt, [{"_pk": pk, **{c: r[c] for c in cols}} for pk, r in dirty.items()])
+                new_aliases = [{"alias": a, "pk": pk} for pk, r in dirty.items()
+                               for a in r.get("_new_aliases", ())]
+                if new_aliases:
+                    conn.execute(paper_aliases.insert(), new_aliases)
+        return stats
+
+    @staticmethod
+    def _match(p: Paper, by_id: dict[str, dict[str, Any]], by_doi: dict[str, list[dict[str, Any]]],
+               by_title: dict[str, list[dict[str, Any]]]) -> dict[str, Any] | None:
+        for key in (p.arxiv_id, p.id):
+            if key and key in by_id:
+                return by_id[key]
+
+        def compatible(r: dict[str, Any]) -> bool:
+            return not (p.arxiv_id and r.get("arxiv_id") and r["arxiv_id"] != p.arxiv_id)
+
+        if p.doi:
+            for r in by_doi.get(p.doi, ()):
+                if compatible(r):
+                    return r
+        if len(p.norm_title.split()) >= MIN_TITLE_WORDS:
+            for r in by_title.get(p.norm_title, ()):
+                if compatible(r) and not (p.doi and r.get("doi") and r["doi"] != p.doi):
+                    return r
+        return None
+
+    def record_errors(self, errors: Iterable[ParseError]) -> None:
+        rows = [{"source": e.source, "location": e.location, "reason": e.reason[:2000], "at": now()}
+                for e in errors]
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(ingest_errors.insert(), rows)
+
+    # -- ingest log -----------------------------------------------------------------------------
+    @staticmethod
+    def file_digest(path: Path) -> str:
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        return h.hexdigest()
+
+    def file_done(self, path: Path, digest: str) -> bool:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(ingest_files).where(ingest_files.c.path == str(path))).first()
+        return bool(row and row.complete and row.sha256 == digest)
+
+    def mark_file(self, path: Path, digest: str, fmt: str, records: int, rejected: int) -> None:
+        values = {"sha256": digest, "size": path.stat().st_size, "format": fmt, "records": records,
+                  "rejected": rejected, "complete": True, "finished_at": now()}
+        with self.engine.begin() as conn:
+            done = conn.execute(update(ingest_files).where(ingest_files.c.path == str(path)).values(values))
+            if not done.rowcount:
+                conn.execute(ingest_files.insert().values(path=str(path), **values))
+
+    # -- reads ----------------------------------------------------------------------------------
+    def get(self, paper_id: str) -> Paper | None:
+        paper_id = paper_id.strip()
+        aid, _ = split_arxiv_id(paper_id)
+        with self.engine.connect() as conn:
+            for cond in (papers.c.id == paper_id, papers.c.arxiv_id == (aid or paper_id)):
+                row = conn.execute(select(papers).where(cond)).first()
+                if row:
+                    return row_to_paper(row)
+            row = conn.execute(select(papers).join(paper_aliases, paper_aliases.c.pk == papers.c.pk)
+                               .where(paper_aliases.c.alias == paper_id)).first()
+        return row_to_paper(row) if row else None
+
+    def get_many(self, pks: Iterable[int]) -> dict[int, Paper]:
+        pks = list(pks)
+        out: dict[int, Paper] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(pks), LOOKUP_CHUNK):
+                for row in conn.execute(select(papers).where(papers.c.pk.in_(pks[i:i + LOOKUP_CHUNK]))):
+                    out[row.pk] = row_to_paper(row)
+        return out
+
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(papers)).scalar() or 0)
+
+    def max_seq(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.max(papers.c.seq))).scalar() or 0)
+
+    def iter_changed(self, after_seq: int, batch: int = 5000) -> Iterator[list[Paper]]:
+        """Papers changed after ``after_seq``, in pk order, ``batch`` at a time."""
+        last_pk = 0
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(select(papers).where(papers.c.seq > after_seq, papers.c.pk > last_pk)
+                                    .order_by(papers.c.pk).limit(batch)).all()
+            if not rows:
+                return
+            last_pk = rows[-1].pk
+            yield [row_to_paper(r) for r in rows]
+
+    def count_changed(self, after_seq: int) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(papers)
+                                    .where(papers.c.seq > after_seq)).scalar() or 0)
+
+    def stats(self) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            n = conn.execute(select(func.count()).select_from(papers)).scalar() or 0
+            lo, hi = conn.execute(select(func.min(papers.c.published), func.max(papers.c.published))).one()
+            files = conn.execute(select(func.count()).select_from(ingest_files)).scalar() or 0
+            errors = conn.execute(select(func.count()).select_from(ingest_errors)).scalar() or 0
+            sources: dict[str, int] = defaultdict(int)
+            cats: dict[str, int] = defaultdict(int)
+            for srcs, catl in conn.execute(select(papers.c.sources, papers.c.categories)):
+                for s in srcs or ():
+                    sources[s] += 1
+                if catl:
+                    cats[catl[0]] += 1
+        top = dict(sorted(cats.items(), key=lambda kv: (-kv[1], kv[0]))[:20])
+        return {"papers": int(n), "published_min": lo.isoformat() if lo else None,
+                "published_max": hi.isoformat() if hi else None, "files_ingested": int(files),
+                "ingest_errors": int(errors), "sources": dict(sorted(sources.items())),
+                "top_categories": top}

@@ -1,0 +1,1 @@
+"""The web faces: HTML pages and the JSON API."""
