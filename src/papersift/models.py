@@ -11,6 +11,8 @@ from datetime import date, datetime
 ARXIV_NEW = re.compile(r"(?<![\w.])(\d{4}\.\d{4,5})(?:v(\d+))?(?![\w.])")
 ARXIV_OLD = re.compile(r"(?<![\w.])([a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v(\d+))?(?![\w.])")
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
+
 MAX_TITLE = 2_000
 MAX_ABSTRACT = 50_000
 MAX_AUTHORS = 2_000
@@ -41,8 +43,7 @@ def clean_text(text: str | None, limit: int) -> str:
     """Collapse whitespace, drop control characters and cut to `limit` characters."""
     if not text:
         return ""
-    text = "".join(c if c.isprintable() or c in "\n\t" else " " for c in text)
-    text = " ".join(text.split())
+    text = " ".join(_CONTROL.sub(" ", text).split())
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
     return text

@@ -81,6 +81,8 @@ def _is_newer(row: dict[str, Any], p: Paper) -> bool | None:
     """True if ``p`` is a newer version than ``row``, False if older, None if unknown/same."""
     if p.version is not None and row["version"] is not None and p.version != row["version"]:
         return p.version > row["version"]
+    if p.version is not None and p.version > 1 and row["version"] is None:
+        return True  # a record that knows it is version N>1 beats one that knows no version
     if p.updated is not None and row["updated"] is not None and p.updated != row["updated"]:
         return p.updated > row["updated"]
     return None

@@ -1,0 +1,84 @@
+from datetime import date
+
+from sqlalchemy import inspect
+
+from papersift.models import Paper
+from papersift.store import open_store
+from tests.conftest import make_paper
+
+
+def test_schema_is_created_by_alembic_migrations(settings):
+    settings.ensure()
+    store = open_store(settings.db_url)
+    names = set(inspect(store.engine).get_table_names())
+    assert {"papers", "paper_aliases", "meta", "ingest_files", "ingest_errors", "alembic_version"} <= names
+    store.close()
+    # opening again is a no-op migration
+    open_store(settings.db_url).close()
+
+
+def test_sqlite_runs_in_wal_mode(engine):
+    with engine.store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_upsert_is_idempotent(engine):
+    papers = [make_paper(i) for i in range(10)]
+    first = engine.store.upsert_many(papers)
+    again = engine.store.upsert_many(papers)
+    assert (first.new, first.duplicate) == (10, 0)
+    assert (again.new, again.updated, again.duplicate) == (0, 0, 10)
+    assert engine.store.count() == 10
+
+
+def test_newer_version_updates_and_older_never_overwrites(engine):
+    engine.store.upsert_many([make_paper(1, arxiv_id="2301.00001v2", abstract="version two")])
+    older = engine.store.upsert_many([make_paper(1, arxiv_id="2301.00001v1", abstract="version one")])
+    assert older.updated == 0
+    assert engine.store.get("2301.00001").abstract == "version two"
+    newer = engine.store.upsert_many([make_paper(1, arxiv_id="2301.00001v3", abstract="version three")])
+    assert newer.updated == 1
+    p = engine.store.get("2301.00001v1")
+    assert (p.abstract, p.version) == ("version three", 3)
+
+
+def test_dedup_across_sources_by_doi_then_title(engine):
+    a = Paper(title="Deep residual learning for image recognition", doi="10.1109/CVPR.2016.90",
+              sources=["bibtex"])
+    b = Paper(title="Deep Residual Learning for Image Recognition (CVPR version)",
+              doi="https://doi.org/10.1109/cvpr.2016.90", abstract="We present residual nets.", sources=["jsonl"])
+    c = Paper(title="Deep Residual Learning for Image Recognition", arxiv_id="1512.03385v1",
+              published=date(2015, 12, 10), sources=["arxiv-atom"])
+    stats = engine.store.upsert_many([a])
+    stats.add(engine.store.upsert_many([b]))
+    stats.add(engine.store.upsert_many([c]))
+    assert engine.store.count() == 1
+    p = engine.store.get("1512.03385")
+    assert p.abstract == "We present residual nets." and p.published == date(2015, 12, 10)
+    assert set(p.sources) == {"bibtex", "jsonl", "arxiv-atom"}
+    assert engine.store.get(a.id).id == "1512.03385"  # the old id still resolves (alias)
+
+
+def test_distinct_arxiv_papers_with_the_same_title_stay_apart(engine):
+    engine.store.upsert_many([Paper(title="A note on attention mechanisms", arxiv_id="2001.00001"),
+                              Paper(title="A note on attention mechanisms", arxiv_id="2002.00002")])
+    assert engine.store.count() == 2
+
+
+def test_duplicates_inside_one_batch_collapse(engine):
+    stats = engine.store.upsert_many([make_paper(7), make_paper(7), make_paper(7, arxiv_id="2301.00007v2")])
+    assert engine.store.count() == 1
+    assert stats.new == 1 and stats.new + stats.updated + stats.duplicate == 3
+
+
+def test_get_many_and_missing(engine):
+    engine.store.upsert_many([make_paper(i) for i in range(3)])
+    got = engine.store.get_many([1, 2, 99])
+    assert set(got) == {1, 2}
+    assert engine.store.get("nope") is None
+
+
+def test_stats_counts_papers(engine):
+    engine.store.upsert_many([make_paper(i) for i in range(4)])
+    s = engine.store.stats()
+    assert s["papers"] == 4 and s["sources"] == {"test": 4}
