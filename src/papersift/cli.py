@@ -235,6 +235,97 @@ def reindex() -> None:
 
 
 @app.command()
+def embed(
+    model: Annotated[str | None, typer.Option(help="Embedding model name (default: the bundled one).")] = None,
+    batch_size: Annotated[int, typer.Option(help="Texts per model call.")] = 64,
+) -> None:
+    """Embed papers that lack a vector (resumable; a model change re-embeds into its own index)."""
+    import time
+
+    from papersift.semantic import SemanticSide
+
+    eng = _engine()
+    try:
+        side = SemanticSide(eng, model)
+    except ImportError as e:
+        err.print(f"[red]error:[/] {_esc(str(e))}")
+        raise typer.Exit(2) from None
+    todo = side.pending()
+    t0 = time.perf_counter()
+    with progress_bar() as bar:
+        task = bar.add_task(f"embed ({side.embedder.name})", total=todo, rate="")
+
+        def tick(n: int) -> None:
+            bar.update(task, advance=n)
+            rate = bar.tasks[0].completed / max(time.perf_counter() - t0, 1e-9)
+            bar.update(task, rate=f"{rate:,.0f}/s")
+
+        n = side.embed_pending(tick, batch_size=batch_size)
+    out.print(f"embedded {n} papers with {side.embedder.name} in {time.perf_counter() - t0:.1f}s; "
+              f"{len(side)} vectors")
+
+
+@app.command()
+def similar(
+    paper_id: str,
+    limit: int = 5,
+    recency: Annotated[float, typer.Option(help="0..1: weight of a one-year half-life freshness bonus.")] = 0.0,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Papers most similar to one paper (by embedding; by BM25 when no vectors exist)."""
+    from papersift.recommend import similar as find_similar
+
+    eng = _engine()
+    try:
+        pairs = find_similar(eng, paper_id, k=limit, recency=recency)
+    except KeyError:
+        err.print(f"no paper with id {paper_id!r}")
+        raise typer.Exit(1) from None
+    if as_json:
+        print(json.dumps({"id": paper_id, "results": [{"rank": i, "score": round(s, 4), "paper": paper_to_dict(p)}
+                                                       for i, (p, s) in enumerate(pairs, 1)]},
+                         indent=2, ensure_ascii=False))
+        return
+    for i, (p, s) in enumerate(pairs, 1):
+        out.print(f"{i:>3}. {_esc(p.title)}  ({p.id})  {s:.3f}")
+
+
+@app.command(name="eval")
+def eval_cmd(
+    collection: Annotated[Path, typer.Argument(help="BEIR-layout dir: corpus.jsonl, queries.jsonl, qrels/.")],
+    mode: Annotated[str, typer.Option(help="lexical, semantic, hybrid or all.")] = "all",
+    split: Annotated[str, typer.Option(help="qrels file to score (qrels/SPLIT.tsv).")] = "test",
+    run: Annotated[Path | None, typer.Option(help="Write a TREC run file (qid Q0 docid rank score tag).")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Index a judged collection in a throwaway data dir and score each search mode."""
+    from papersift.evaluate import evaluate
+    from papersift.search.service import MODES
+
+    modes = list(MODES) if mode == "all" else [m.strip() for m in mode.split(",")]
+    with progress_bar() as bar:
+        task = bar.add_task("embed corpus", total=None, rate="")
+
+        def tick(stage: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        try:
+            report = evaluate(collection, modes, split=split, run_file=run, progress=tick)
+        except (FileNotFoundError, ValueError, ImportError) as e:
+            err.print(f"[red]error:[/] {_esc(str(e))}")
+            raise typer.Exit(2) from None
+    if as_json:
+        print(json.dumps(report, indent=2))
+        return
+    out.print(f"{report['collection']} ({report['split']}): {report['queries']} queries, {report['docs']} docs,"
+              f" embedder {report['embedder'] or '-'}")
+    out.print(f"{'mode':<10}{'nDCG@10':>9}{'recall@100':>12}{'MRR@10':>9}{'MAP@100':>9}{'ms/query':>10}")
+    for m, r in report["modes"].items():  # type: ignore[union-attr]
+        out.print(f"{m:<10}{r['nDCG@10']:>9.4f}{r['recall@100']:>12.4f}{r['MRR@10']:>9.4f}{r['MAP@100']:>9.4f}"
+                  f"{r['query_ms']:>10.1f}")
+
+
+@app.command()
 def serve(
     host: str = "127.0.0.1",
     port: int = 8000,

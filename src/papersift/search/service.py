@@ -1,4 +1,4 @@
-"""The search service: turns a query and filters into ranked papers, for the CLI and the web."""
+"""The search service: turns a query and filters into ranked papers, for the CLI, web and eval."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ from datetime import date
 from papersift.index.lexical import Filters
 from papersift.models import Hit
 from papersift.pipeline import Engine
+from papersift.search.fusion import convex, rrf
 
 MODES = ("lexical", "semantic", "hybrid")
+DEPTH = 100  # candidates taken from each side before fusion
+FUSION = {"method": "rrf", "k": 60.0, "weights": (1.0, 1.0), "alpha": 0.5}
 
 
 @dataclass
@@ -26,19 +29,65 @@ def make_filters(since: date | None = None, until: date | None = None, category:
     return Filters(since=since, until=until, category=category or None, author=author or None)
 
 
+def semantic_ready(eng: Engine) -> bool:
+    """True when a vector index with at least one vector exists for the configured model."""
+    try:
+        from papersift.semantic import semantic_side
+
+        return len(semantic_side(eng)) > 0
+    except ImportError:
+        return False
+
+
+def default_mode(eng: Engine) -> str:
+    return "hybrid" if semantic_ready(eng) else "lexical"
+
+
+def fuse(lex: list[tuple[int, float]], sem: list[tuple[int, float]],
+         method: str | None = None) -> list[tuple[int, float]]:
+    method = method or str(FUSION["method"])
+    if method == "convex":
+        return convex(lex, sem, float(FUSION["alpha"]))  # type: ignore[arg-type]
+    return rrf([lex, sem], k=float(FUSION["k"]), weights=FUSION["weights"])  # type: ignore[arg-type]
+
+
+def ranked(eng: Engine, query: str, mode: str, k: int, filters: Filters | None = None,
+           ) -> tuple[list[tuple[int, float]], int, str | None]:
+    """(pk, score) best first for one mode, the total match count, and a note if a side was missing."""
+    active = filters is not None and filters.active()
+    if mode == "lexical":
+        pairs, total = eng.lexical.search(query, limit=k, filters=filters)
+        return pairs, total, None
+    if not semantic_ready(eng):
+        pairs, total = eng.lexical.search(query, limit=k, filters=filters)
+        return pairs, total, "Semantic index is empty (run `papersift embed`); showing lexical results."
+    from papersift.semantic import semantic_side
+
+    side = semantic_side(eng)
+    allowed = eng.lexical.filter_pks(filters) if active and filters else None
+    sem = side.search(query, max(k, DEPTH), allowed) if any(c.isalnum() for c in query) else []
+    if mode == "semantic":
+        return sem[:k], len(sem), None
+    lex, total = eng.lexical.search(query, limit=max(k, DEPTH), filters=filters)
+    fused = fuse(lex, sem)
+    return fused[:k], max(total, len(fused)), None
+
+
 def search(eng: Engine, query: str, limit: int = 10, offset: int = 0, filters: Filters | None = None,
-           mode: str = "lexical") -> SearchResult:
+           mode: str | None = "lexical") -> SearchResult:
     """Run a search; never raises on odd input, but explains an empty result in ``message``."""
+    mode = mode or default_mode(eng)
     if mode not in MODES:
         raise ValueError(f"unknown search mode {mode!r}; choose one of {', '.join(MODES)}")
-    query = (query or "").strip()
+    query = (query or "").strip()[:5000]
     limit = max(1, min(int(limit), 1000))
     offset = max(0, int(offset))
-    pairs, total = eng.lexical.search(query, limit=limit, offset=offset, filters=filters)
-    res = SearchResult(query=query, mode="lexical", total=total)
+    pairs, total, note = ranked(eng, query, mode, offset + limit, filters)
+    pairs = pairs[offset:offset + limit]
+    res = SearchResult(query=query, mode=mode, total=total, message=note)
     papers = eng.store.get_many(pk for pk, _ in pairs)
     res.hits = [Hit(pk=pk, score=score, paper=papers[pk]) for pk, score in pairs if pk in papers]
-    if not res.hits:
+    if not res.hits and not note:
         if not query and not (filters and filters.active()):
             res.message = "Type a few words to search."
         elif query and not any(ch.isalnum() for ch in query):

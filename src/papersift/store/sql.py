@@ -138,10 +138,10 @@ class SQLStore:
             conn.execute(meta.update().where(meta.c.key == "seq").values(value=str(seq)))
         return seq
 
-    def _prefetch(self, conn: Connection, batch: list[Paper]) -> list[dict[str, Any]]:
+    def _prefetch(self, conn: Connection, batch: list[Paper], dedup_titles: bool) -> list[dict[str, Any]]:
         ids = {p.id for p in batch} | {p.arxiv_id for p in batch if p.arxiv_id}
         dois = {p.doi for p in batch if p.doi}
-        titles = {p.norm_title for p in batch if len(p.norm_title.split()) >= MIN_TITLE_WORDS}
+        titles = {p.norm_title for p in batch if len(p.norm_title.split()) >= MIN_TITLE_WORDS and dedup_titles}
         found: dict[int, dict[str, Any]] = {}
         for col, values in ((papers.c.id, ids), (papers.c.arxiv_id, ids), (papers.c.doi, dois),
                             (papers.c.norm_title, titles)):
@@ -158,15 +158,18 @@ class SQLStore:
                 r.setdefault("_aliases", set()).add(row.alias)
         return list(found.values())
 
-    def upsert_many(self, batch_in: Iterable[Paper]) -> IngestStats:
-        """Insert or merge a batch in one transaction. Idempotent: re-running it changes nothing."""
+    def upsert_many(self, batch_in: Iterable[Paper], dedup_titles: bool = True) -> IngestStats:
+        """Insert or merge a batch in one transaction. Idempotent: re-running it changes nothing.
+
+        ``dedup_titles=False`` matches on ids only (for evaluation corpora whose documents must stay
+        apart even when two share a title)."""
         batch = list(batch_in)
         stats = IngestStats(read=len(batch))
         if not batch:
             return stats
         with self.engine.begin() as conn:
             seq = self._next_seq(conn)
-            rows = self._prefetch(conn, batch)
+            rows = self._prefetch(conn, batch, dedup_titles)
             by_id: dict[str, dict[str, Any]] = {}
             by_doi: dict[str, list[dict[str, Any]]] = defaultdict(list)
             by_title: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -185,7 +188,7 @@ class SQLStore:
             dirty: dict[int, dict[str, Any]] = {}
             stamp = now()
             for p in batch:
-                row = self._match(p, by_id, by_doi, by_title)
+                row = self._match(p, by_id, by_doi, by_title if dedup_titles else {})
                 if row is None:
                     row = paper_to_row(p)
                     row.update(first_seen=stamp, seq=seq, upvotes=0)
@@ -308,13 +311,16 @@ class SQLStore:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.max(papers.c.seq))).scalar() or 0)
 
-    def iter_changed(self, after_seq: int, batch: int = 5000) -> Iterator[list[Paper]]:
-        """Papers changed after ``after_seq``, in pk order, ``batch`` at a time."""
-        last_pk = 0
+    def iter_changed(self, after_seq: int, batch: int = 5000, after_pk: int = 0,
+                     max_seq: int | None = None) -> Iterator[list[Paper]]:
+        """Papers changed after ``after_seq`` (and up to ``max_seq``), in pk order, ``batch`` at a time."""
+        last_pk = after_pk
         while True:
+            cond = [papers.c.seq > after_seq, papers.c.pk > last_pk]
+            if max_seq is not None:
+                cond.append(papers.c.seq <= max_seq)
             with self.engine.connect() as conn:
-                rows = conn.execute(select(papers).where(papers.c.seq > after_seq, papers.c.pk > last_pk)
-                                    .order_by(papers.c.pk).limit(batch)).all()
+                rows = conn.execute(select(papers).where(*cond).order_by(papers.c.pk).limit(batch)).all()
             if not rows:
                 return
             last_pk = rows[-1].pk
@@ -324,6 +330,11 @@ class SQLStore:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(papers)
                                     .where(papers.c.seq > after_seq)).scalar() or 0)
+
+    def count_changed_after(self, after_seq: int, after_pk: int) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(papers)
+                                    .where(papers.c.seq > after_seq, papers.c.pk > after_pk)).scalar() or 0)
 
     def stats(self) -> dict[str, Any]:
         with self.engine.connect() as conn:

@@ -1,0 +1,162 @@
+"""`papersift eval`: score the search modes on a BEIR-layout collection.
+
+DIR holds ``corpus.jsonl`` ({"_id", "title", "text"}), ``queries.jsonl`` ({"_id", "text"}) and
+``qrels/<split>.tsv`` (query-id, corpus-id, score; header line). The corpus is indexed into a
+throwaway data dir, every judged query is run in each mode, and ir-measures (trec_eval's
+implementation) computes nDCG@10, R@100, RR@10 (MRR@10) and AP@100 (MAP).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import ir_measures
+from ir_measures import AP, RR, R, nDCG
+
+from papersift.config import Settings
+from papersift.models import Paper
+from papersift.pipeline import Engine, catch_up, open_engine
+from papersift.search.service import MODES, ranked
+
+MEASURES = {"nDCG@10": nDCG @ 10, "recall@100": R @ 100, "MRR@10": RR @ 10, "MAP@100": AP @ 100}
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class Collection:
+    path: Path
+    queries: dict[str, str]
+    qrels: dict[str, dict[str, int]]
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def read_corpus(path: Path) -> Iterator[Paper]:
+    with open(path / "corpus.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                d = json.loads(line)
+                yield Paper(id=str(d["_id"]), title=d.get("title") or "", abstract=d.get("text") or "",
+                            sources=["beir"])
+
+
+def load_collection(path: Path, split: str = "test") -> Collection:
+    for need in ("corpus.jsonl", "queries.jsonl", f"qrels/{split}.tsv"):
+        if not (path / need).exists():
+            raise FileNotFoundError(f"{path} is not a BEIR collection: {need} is missing")
+    qrels: dict[str, dict[str, int]] = {}
+    with open(path / "qrels" / f"{split}.tsv", encoding="utf-8", newline="") as fh:
+        for row in csv.reader(fh, delimiter="\t"):
+            if len(row) < 3 or not row[2].strip().lstrip("-").isdigit():
+                continue  # header or blank
+            qrels.setdefault(row[0].strip(), {})[row[1].strip()] = int(row[2])
+    queries: dict[str, str] = {}
+    with open(path / "queries.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                d = json.loads(line)
+                if str(d["_id"]) in qrels:
+                    queries[str(d["_id"])] = d["text"]
+    return Collection(path, queries, qrels)
+
+
+@dataclass
+class ModeResult:
+    mode: str
+    metrics: dict[str, float]
+    seconds: float
+    run: dict[str, list[tuple[str, float]]] = field(default_factory=dict, repr=False)
+
+
+def build_engine(coll: Collection, data_dir: Path, embed: bool,
+                 progress: Progress | None = None) -> Engine:
+    eng = open_engine(Settings(data_dir=data_dir))
+    batch: list[Paper] = []
+    for p in read_corpus(coll.path):
+        batch.append(p)
+        if len(batch) == 5000:
+            eng.store.upsert_many(batch, dedup_titles=False)
+            batch = []
+    if batch:
+        eng.store.upsert_many(batch, dedup_titles=False)
+    catch_up(eng)
+    if embed:
+        from papersift.semantic import semantic_side
+
+        side = semantic_side(eng)
+        total = side.pending()
+        done = 0
+
+        def tick(n: int) -> None:
+            nonlocal done
+            done += n
+            if progress:
+                progress("embed", done, total)
+
+        side.embed_pending(tick)
+    return eng
+
+
+def run_mode(eng: Engine, coll: Collection, mode: str, depth: int = 100) -> ModeResult:
+    ids = {}
+    t0 = time.perf_counter()
+    run: dict[str, list[tuple[str, float]]] = {}
+    for qid, text in coll.queries.items():
+        pairs, _total, _note = ranked(eng, text, mode, depth)
+        missing = [pk for pk, _ in pairs if pk not in ids]
+        if missing:
+            ids.update({pk: p.id for pk, p in eng.store.get_many(missing).items()})
+        run[qid] = [(ids[pk], score) for pk, score in pairs if pk in ids]
+    seconds = time.perf_counter() - t0
+    return ModeResult(mode, score_run(coll, run), seconds, run)
+
+
+def score_run(coll: Collection, run: dict[str, list[tuple[str, float]]]) -> dict[str, float]:
+    qrels = [ir_measures.Qrel(q, d, r) for q, docs in coll.qrels.items() for d, r in docs.items()]
+    scored = [ir_measures.ScoredDoc(q, d, float(len(docs) - i))  # rank-based score: ties impossible
+              for q, docs in run.items() for i, (d, _s) in enumerate(docs)]
+    agg = ir_measures.calc_aggregate(list(MEASURES.values()), qrels, scored)
+    return {name: round(float(agg.get(m, 0.0)), 4) for name, m in MEASURES.items()}
+
+
+def write_trec_run(path: Path, results: list[ModeResult]) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        for res in results:
+            for qid, docs in res.run.items():
+                for rank, (doc, score) in enumerate(docs, start=1):
+                    fh.write(f"{qid} Q0 {doc} {rank} {score:.6f} papersift-{res.mode}\n")
+
+
+def evaluate(path: Path, modes: list[str], split: str = "test", run_file: Path | None = None,
+             keep: Path | None = None, progress: Progress | None = None) -> dict[str, object]:
+    bad = [m for m in modes if m not in MODES]
+    if bad:
+        raise ValueError(f"unknown mode(s) {bad}; choose from {', '.join(MODES)} or all")
+    coll = load_collection(path, split)
+    with tempfile.TemporaryDirectory(prefix="papersift-eval-") as tmp:
+        t0 = time.perf_counter()
+        eng = build_engine(coll, keep or Path(tmp) / "data", embed=any(m != "lexical" for m in modes),
+                           progress=progress)
+        index_s = time.perf_counter() - t0
+        results = [run_mode(eng, coll, m) for m in modes]
+        model = None
+        if any(m != "lexical" for m in modes):
+            from papersift.semantic import semantic_side
+
+            model = semantic_side(eng).embedder.name
+        docs = eng.store.count()
+        eng.close()
+    if run_file:
+        write_trec_run(run_file, results)
+    return {"collection": coll.name, "split": split, "queries": len(coll.queries), "docs": docs,
+            "index_seconds": round(index_s, 2), "embedder": model,
+            "modes": {r.mode: {**r.metrics, "query_ms": round(1000 * r.seconds / max(len(coll.queries), 1), 2)}
+                      for r in results}}
