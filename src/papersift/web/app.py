@@ -1,45 +1,109 @@
-"""FastAPI application factory."""
+"""FastAPI application factory: ``create_app(settings)``; each uvicorn worker builds its own."""
 
 from __future__ import annotations
 
-from datetime import date
+import threading
+import time
 from pathlib import Path
 
-from fastapi import FastAPI, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from papersift.accounts import secret_key
 from papersift.config import Settings
-from papersift.pipeline import open_engine
-from papersift.search.service import make_filters, search
+from papersift.pipeline import Engine, catch_up, open_engine
+from papersift.web import api, auth, feeds_xml, hf_api, pages
+from papersift.web.render import highlight, register_filters
 
 HERE = Path(__file__).parent
+RELOAD_EVERY = 2.0  # seconds between tantivy reader reloads
+
+
+class Fresh:
+    """Reload the lexical index reader at most every RELOAD_EVERY seconds (new papers appear)."""
+
+    def __init__(self, eng: Engine) -> None:
+        self.eng = eng
+        self.last = time.monotonic()
+        self.lock = threading.Lock()
+
+    def __call__(self) -> Engine:
+        t = time.monotonic()
+        if t - self.last >= RELOAD_EVERY and self.lock.acquire(blocking=False):
+            try:
+                self.eng.lexical.index.reload()
+                self.last = t
+            finally:
+                self.lock.release()
+        return self.eng
+
+
+def is_api(request: Request) -> bool:
+    p = request.url.path
+    return p.startswith("/api/") or p.endswith(".md")
 
 
 def create_app(settings: Settings) -> FastAPI:
-    eng = open_engine(settings)
-    app = FastAPI(title="papersift", version="0.1.0")
-    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    eng = open_engine(settings, catch_up_index=False)
+    try:
+        catch_up(eng)  # another worker or an ingest may hold the index writer; then it is theirs to do
+    except Exception:  # noqa: BLE001 - tantivy raises ValueError/OSError on a held lock
+        pass
+    app = FastAPI(title="papersift", version="0.1.0",
+                  description="Research-paper discovery: Hugging Face–compatible paper API and "
+                              "papersift's own /api/v1. See docs/api.md.")
+    env = Environment(loader=FileSystemLoader(str(HERE / "templates")),
+                      autoescape=select_autoescape(default=True, default_for_string=True))
+    register_filters(env)
+    env.globals["highlight"] = highlight
+    templates = Jinja2Templates(env=env)
+    app.state.settings = settings
     app.state.engine = eng
+    app.state.fresh = Fresh(eng)
+    app.state.templates = templates
+    app.state.secret = secret_key(settings.data_dir, settings.secret_key)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
-    @app.get("/", response_class=HTMLResponse)
-    def home(request: Request, q: str = "", category: str = "", author: str = "",
-             since: date | None = None, until: date | None = None, page: int = Query(1, ge=1)):
-        eng.lexical.index.reload()
-        filters = make_filters(since, until, category, author)
-        res = search(eng, q, limit=25, offset=(page - 1) * 25, filters=filters) if (
-            q or filters.active()) else None
-        recent = None if res else eng.store.get_many(range(1, 26)).values()
-        return templates.TemplateResponse(request, "index.html", {
-            "q": q, "res": res, "recent": recent, "total": eng.store.count(), "page": page})
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        headers = getattr(exc, "headers", None)
+        if is_api(request):
+            return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=headers)
+        return pages.error_page(request, exc.status_code, str(exc.detail), headers)
 
-    @app.get("/papers/{paper_id:path}", response_class=HTMLResponse)
-    def paper(request: Request, paper_id: str):
-        p = eng.store.get(paper_id)
-        if p is None:
-            raise HTTPException(404, f"No paper with id {paper_id}")
-        return templates.TemplateResponse(request, "paper.html", {"p": p})
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError):
+        msgs = "; ".join(f"{'.'.join(str(x) for x in e.get('loc', ())[1:])}: {e.get('msg')}"
+                         for e in exc.errors())
+        if is_api(request):
+            return JSONResponse({"error": f"invalid request: {msgs}"}, status_code=422)
+        return pages.error_page(request, 400, f"Invalid request: {msgs}")
 
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if (response.headers.get("content-type", "").startswith("text/html")
+                and not request.url.path.startswith(("/docs", "/redoc"))):
+            response.headers.setdefault("X-Frame-Options", "DENY")
+            response.headers.setdefault(
+                "Content-Security-Policy",
+                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+        return response
+
+    app.include_router(hf_api.router)
+    app.include_router(api.router)
+    app.include_router(feeds_xml.router)
+    app.include_router(auth.router)
+    app.include_router(pages.router)
+    app.add_event_handler("shutdown", eng.close)
     return app
 
 
