@@ -11,6 +11,7 @@ from datetime import date, datetime
 ARXIV_NEW = re.compile(r"(?<![\w.])(\d{4}\.\d{4,5})(?:v(\d+))?(?![\w.])")
 ARXIV_OLD = re.compile(r"(?<![\w.])([a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v(\d+))?(?![\w.])")
 
+_NON_WORD = re.compile(r"[^\w]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
 
 MAX_TITLE = 2_000
@@ -33,10 +34,11 @@ def split_arxiv_id(text: str | None) -> tuple[str | None, int | None]:
 
 def normalize_title(title: str) -> str:
     """Lower-case, accent-free, punctuation-free, single-spaced title used for dedup."""
-    t = unicodedata.normalize("NFKD", title)
-    t = "".join(c for c in t if not unicodedata.combining(c))
-    t = re.sub(r"[^\w]+", " ", t.lower())
-    return " ".join(t.split())
+    t = title
+    if not t.isascii():
+        t = unicodedata.normalize("NFKD", t)
+        t = "".join(c for c in t if not unicodedata.combining(c))
+    return " ".join(_NON_WORD.sub(" ", t.lower()).split())
 
 
 def clean_text(text: str | None, limit: int) -> str:
@@ -98,7 +100,23 @@ class Paper:
 
     @property
     def norm_title(self) -> str:
-        return normalize_title(self.title)
+        cached = self.__dict__.get("_norm")
+        if cached is None or cached[0] != self.title:
+            cached = (self.title, normalize_title(self.title))
+            self.__dict__["_norm"] = cached
+        return cached[1]
+
+    @classmethod
+    def trusted(cls, **fields: object) -> Paper:
+        """Build a Paper from already-clean stored fields, skipping the cleaning in __post_init__."""
+        p = cls.__new__(cls)
+        defaults = {"abstract": "", "authors": [], "categories": [], "published": None, "updated": None,
+                    "doi": None, "arxiv_id": None, "version": None, "links": {}, "sources": [], "id": "",
+                    "first_seen": None, "upvotes": 0, "submitted_by": None, "submitted_on_daily_at": None,
+                    "pk": None}
+        p.__dict__.update(defaults)
+        p.__dict__.update(fields)
+        return p
 
     @property
     def primary_category(self) -> str | None:
@@ -133,6 +151,8 @@ class IngestStats:
     duplicate: int = 0
     rejected: int = 0
     errors: list[ParseError] = field(default_factory=list)
+    seq: int = 0  # the store change number this batch was written under
+    changed: list[Paper] = field(default_factory=list)  # new or changed papers, with pks
 
     def add(self, other: IngestStats) -> None:
         self.read += other.read

@@ -13,6 +13,7 @@ from papersift.models import IngestStats, Paper, ParseError
 from papersift.store import SQLStore, open_store
 
 BATCH = 5000
+COMMIT_EVERY = 200_000  # papers between lexical index commits during a bulk ingest
 Progress = Callable[[int], None]  # called with the number of records just handled
 
 
@@ -39,11 +40,18 @@ def open_engine(settings: Settings, catch_up_index: bool = True) -> Engine:
     return eng
 
 
-def catch_up(eng: Engine, progress: Progress | None = None, commit_every: int = 100_000) -> int:
-    """Apply every store change the lexical index has not seen yet. Returns papers indexed."""
-    start = eng.lexical.seq
+def catch_up(eng: Engine, progress: Progress | None = None, commit_every: int = 100_000,
+             commit: bool = True) -> int:
+    """Apply every store change the lexical index has not seen yet. Returns papers indexed.
+
+    With ``commit=False`` the changes are added but left for a later ``lexical.commit`` (bulk
+    ingest commits once per file); a crash before that commit is healed by the next catch-up.
+    """
+    start = eng.lexical.applied_seq
     target = eng.store.max_seq()
     if target <= start:
+        if commit and eng.lexical.seq < eng.lexical.applied_seq:
+            eng.lexical.commit(seq=eng.lexical.applied_seq)
         return 0
     n = pending = 0
     for batch in eng.store.iter_changed(start):
@@ -54,7 +62,9 @@ def catch_up(eng: Engine, progress: Progress | None = None, commit_every: int = 
         if pending >= commit_every:
             eng.lexical.commit()
             pending = 0
-    eng.lexical.commit(seq=target)
+    eng.lexical.applied_seq = target
+    if commit:
+        eng.lexical.commit(seq=target)
     return n
 
 
@@ -107,17 +117,26 @@ def ingest_file(eng: Engine, path: Path, fmt: str = "auto", force: bool = False,
         return FileReport(path, fmt, stats)
     if not force and eng.store.file_done(path, digest):
         return FileReport(path, real_fmt, stats, skipped=True)
+    since_commit = 0
     for papers, errors in _batched(ingest.read(path, real_fmt), batch_size):
         if papers:
-            stats.add(eng.store.upsert_many(papers))
+            batch_stats = eng.store.upsert_many(papers)
+            stats.add(batch_stats)
+            if eng.lexical.applied_seq == batch_stats.seq - 1:  # nobody else wrote: index what we have
+                eng.lexical.add(batch_stats.changed)
+                eng.lexical.applied_seq = batch_stats.seq
         if errors:
             stats.read += len(errors)
             stats.rejected += len(errors)
             stats.errors.extend(errors)
             eng.store.record_errors(errors)
-        catch_up(eng)
+        since_commit += len(papers)
+        catch_up(eng, commit=since_commit >= COMMIT_EVERY)
+        if since_commit >= COMMIT_EVERY:
+            since_commit = 0
         if progress:
             progress(len(papers) + len(errors))
+    catch_up(eng)
     eng.store.mark_file(path, digest, real_fmt, stats.read, stats.rejected)
     return FileReport(path, real_fmt, stats)
 

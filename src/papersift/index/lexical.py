@@ -83,7 +83,8 @@ class LexicalIndex:
             state = {}
         self.schema = build_schema()
         self.index = tantivy.Index(self.schema, path=str(self.path), reuse=True)
-        self.seq = int(state.get("seq", 0))
+        self.seq = int(state.get("seq", 0))  # last store change committed to the index
+        self.applied_seq = self.seq  # last store change added (maybe not committed yet)
         self._writer: tantivy.IndexWriter | None = None
 
     @property
@@ -129,7 +130,7 @@ class LexicalIndex:
             self._writer.wait_merging_threads()
             self._writer = None
         if seq is not None:
-            self.seq = seq
+            self.seq = self.applied_seq = seq
             write_json_atomic(self.state_path, {"schema": SCHEMA_VERSION, "seq": seq})
         self.index.reload()
 

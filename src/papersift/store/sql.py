@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,20 +53,28 @@ def migrate(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
+PAPER_COLUMNS = ("id", "arxiv_id", "doi", "title", "abstract", "authors", "categories", "published", "updated",
+                 "version", "links", "sources", "first_seen", "upvotes", "submitted_by", "submitted_on_daily_at",
+                 "pk")
+
+
 def row_to_paper(row: Any) -> Paper:
     m = row._mapping
-    p = Paper(
-        title=m["title"], abstract=m["abstract"], authors=list(m["authors"] or []),
-        categories=list(m["categories"] or []), published=m["published"], updated=m["updated"],
-        doi=m["doi"], arxiv_id=m["arxiv_id"], version=m["version"], links=dict(m["links"] or {}),
-        sources=list(m["sources"] or []), id=m["id"],
-    )
-    p.first_seen = m["first_seen"]
-    p.upvotes = m["upvotes"]
-    p.submitted_by = m["submitted_by"]
-    p.submitted_on_daily_at = m["submitted_on_daily_at"]
-    p.pk = m["pk"]
-    return p
+    return Paper.trusted(**{c: m[c] for c in PAPER_COLUMNS})
+
+
+def row_to_paper_dict(r: dict[str, Any]) -> Paper:
+    return Paper.trusted(**{c: r.get(c) for c in PAPER_COLUMNS})
+
+
+def _sqlite_value(v: Any) -> Any:
+    if isinstance(v, (list, dict)):
+        return json.dumps(v)
+    if isinstance(v, datetime):
+        return v.strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(v, date):
+        return v.isoformat()
+    return v
 
 
 def paper_to_row(p: Paper) -> dict[str, Any]:
@@ -212,13 +221,13 @@ class SQLStore:
                 else:
                     stats.duplicate += 1
             if inserts:
-                conn.execute(papers.insert(), [{k: v for k, v in r.items() if not k.startswith("_")}
-                                               for r in inserts])
-                aliases = [(r["id"], a) for r in inserts for a in r.get("_new_aliases", ())]
+                self._insert_rows(conn, inserts)
+                ids = dict(conn.execute(select(papers.c.id, papers.c.pk).where(papers.c.seq == seq)).all())
+                for r in inserts:
+                    r["pk"] = ids[r["id"]]
+                aliases = [{"alias": a, "pk": r["pk"]} for r in inserts for a in r.get("_new_aliases", ())]
                 if aliases:
-                    ids = dict(conn.execute(select(papers.c.id, papers.c.pk).where(
-                        papers.c.id.in_([i for i, _ in aliases]))).all())
-                    conn.execute(paper_aliases.insert(), [{"alias": a, "pk": ids[i]} for i, a in aliases])
+                    conn.execute(paper_aliases.insert(), aliases)
             if dirty:
                 cols = [c.name for c in papers.columns if c.name not in ("pk", "first_seen", "upvotes",
                                                                          "submitted_by",
@@ -230,7 +239,20 @@ class SQLStore:
                                for a in r.get("_new_aliases", ())]
                 if new_aliases:
                     conn.execute(paper_aliases.insert(), new_aliases)
+        stats.seq = seq
+        stats.changed = [row_to_paper_dict(r) for r in (*inserts, *dirty.values())]
         return stats
+
+    def _insert_rows(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        """Bulk insert. On SQLite, straight to the driver (5x faster than compiling 5,000 binds);
+        values are stored exactly as SQLAlchemy's JSON/Date/DateTime types store and read them."""
+        clean = [{k: v for k, v in r.items() if not k.startswith("_") and k != "pk"} for r in rows]
+        if self.engine.dialect.name != "sqlite":
+            conn.execute(papers.insert(), clean)
+            return
+        cols = list(clean[0])
+        sql = f"INSERT INTO papers ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+        conn.exec_driver_sql(sql, [tuple(_sqlite_value(r[c]) for c in cols) for r in clean])
 
     @staticmethod
     def _match(p: Paper, by_id: dict[str, dict[str, Any]], by_doi: dict[str, list[dict[str, Any]]],
