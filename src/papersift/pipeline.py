@@ -106,12 +106,14 @@ def ingest_file(eng: Engine, path: Path, fmt: str = "auto", force: bool = False,
         digest = eng.store.file_digest(path)
         real_fmt = ingest.detect_format(path) if fmt == "auto" else fmt
     except ParseError as e:
+        stats.read += 1
         stats.rejected += 1
         stats.errors.append(e)
         eng.store.record_errors([e])
         return FileReport(path, fmt, stats)
     except OSError as e:
         err = ParseError(str(path), "file", f"cannot read: {e.strerror or e}")
+        stats.read += 1
         stats.rejected += 1
         stats.errors.append(err)
         return FileReport(path, fmt, stats)

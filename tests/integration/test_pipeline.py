@@ -1,0 +1,124 @@
+"""The whole ingest path through the CLI: real files in, store + index out, safe to interrupt."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from papersift.cli import app
+from papersift.config import Settings
+from papersift.pipeline import open_engine
+from tests.conftest import FIXTURES
+
+runner = CliRunner()
+
+
+def cli(data: Path, *args: str):
+    return runner.invoke(app, ["--data-dir", str(data), *args])
+
+
+def write_jsonl(path: Path, n: int) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        for i in range(n):
+            fh.write(json.dumps({"id": f"2101.{i:05d}", "title": f"Synthetic study number {i} of sparse attention",
+                                 "abstract": f"We measure thing {i} on benchmark {i % 97}.",
+                                 "authors": [f"Author {i % 13}", "Grace Hopper"], "categories": "cs.LG",
+                                 "published": "2021-01-15"}) + "\n")
+
+
+def test_ingest_seed_pages_and_snapshot(tmp_path):
+    data = tmp_path / "d"
+    res = cli(data, "ingest", str(FIXTURES / "seeds"), "--json")
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert summary["new"] == 566 and summary["rejected"] == 0
+    assert summary["duplicate"] == summary["read"] - 566
+    snap = cli(data, "ingest", str(FIXTURES / "arxiv" / "arxiv-metadata-oai-snapshot.json"), "--json")
+    assert json.loads(snap.stdout)["new"] == 200
+    stats = json.loads(cli(data, "stats", "--json").stdout)
+    assert stats["papers"] == 766 and stats["lexical_docs"] == 766
+    again = json.loads(cli(data, "ingest", str(FIXTURES / "seeds"), "--json").stdout)
+    assert again["skipped_files"] == 5 and again["new"] == 0
+
+
+def test_search_show_and_json_output(tmp_path):
+    data = tmp_path / "d"
+    cli(data, "ingest", str(FIXTURES / "arxiv" / "arxiv-metadata-oai-snapshot.json"))
+    out = json.loads(cli(data, "search", "neutrino", "--json", "--limit", "3").stdout)
+    assert set(out) >= {"query", "mode", "total", "results"} and out["total"] > 0
+    first = out["results"][0]["paper"]
+    shown = json.loads(cli(data, "show", first["id"], "--json").stdout)
+    assert shown["title"] == first["title"]
+    assert cli(data, "show", "0000.00000").exit_code == 1
+    filtered = json.loads(cli(data, "search", "", "--category", "hep-ph", "--json", "--limit", "500").stdout)
+    assert filtered["total"] > 0
+    assert all(any(c.startswith("hep-ph") for c in r["paper"]["categories"]) for r in filtered["results"])
+
+
+def test_bad_files_are_reported_and_the_rest_lands(tmp_path):
+    data = tmp_path / "d"
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "empty.jsonl").write_text("")
+    (tmp_path / "in" / "blob.bin").write_bytes(bytes(range(256)) * 40)
+    (tmp_path / "in" / "mixed.jsonl").write_text(
+        '{"title": "A good paper about retrieval"}\n{not json\n{"abstract": "no title"}\n'
+        '{"title": "<script>alert(1)</script> Another good one"}\n', encoding="utf-8")
+    res = cli(data, "ingest", str(tmp_path / "in"), "--json")
+    assert res.exit_code == 0
+    s = json.loads(res.stdout)
+    assert s["new"] == 2 and s["rejected"] >= 3
+    assert any("mixed.jsonl" in e["source"] and "line 2" in e["location"] for e in s["errors"])
+    nothing = cli(data, "ingest", str(tmp_path / "in" / "blob.bin"), "--force")
+    assert nothing.exit_code == 1
+
+
+def test_killed_ingest_resumes_without_duplicates(tmp_path):
+    n = 60_000
+    src = tmp_path / "big.jsonl"
+    write_jsonl(src, n)
+    data = tmp_path / "d"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "papersift.cli", "--data-dir", str(data), "ingest", str(src)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    db = data / "papersift.db"
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+        if db.exists() and _count(data) >= 5000:
+            break
+    assert proc.poll() is None, "ingest finished before it could be killed; raise n"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert 0 < _count(data) < n  # killed part-way
+    res = cli(data, "ingest", str(src), "--json")
+    assert res.exit_code == 0, res.output
+    eng = open_engine(Settings(data_dir=data))
+    try:
+        assert eng.store.count() == n
+        assert len(eng.lexical) == n  # index caught up, no duplicate documents
+        with eng.store.engine.connect() as conn:
+            dupes = conn.exec_driver_sql("select count(*) from (select arxiv_id from papers group by arxiv_id "
+                                         "having count(*) > 1)").scalar()
+        assert dupes == 0
+    finally:
+        eng.close()
+
+
+def _count(data: Path) -> int:
+    import sqlite3
+
+    try:
+        con = sqlite3.connect(f"file:{data / 'papersift.db'}?mode=ro", uri=True, timeout=5)
+        try:
+            return int(con.execute("select count(*) from papers").fetchone()[0])
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return 0
