@@ -122,9 +122,9 @@ def ingest(
                 out.print(f"skipped {r.path} (already ingested, unchanged; use --force to re-read)")
         out.print(f"read {stats.read}  new {stats.new}  updated {stats.updated}  duplicate {stats.duplicate}"
                   f"  rejected {stats.rejected}  ({len(reports)} files, {elapsed:.1f}s)")
-    readable = stats.read - stats.rejected
+    accepted = stats.new + stats.updated + stats.duplicate
     all_skipped = reports and all(r.skipped for r in reports)
-    if (readable <= 0 and not all_skipped) or (missing and not reports):
+    if (accepted == 0 and not all_skipped) or (missing and not reports):
         raise typer.Exit(1)
 
 
@@ -366,6 +366,46 @@ def load_demo() -> None:
 def demo() -> None:
     """Load the bundled demo corpus into the data dir if it is empty."""
     load_demo()
+
+
+user_app = typer.Typer(help="Manage web accounts.", no_args_is_help=True)
+
+
+@user_app.command("create")
+def user_create(
+    name: Annotated[str, typer.Argument(help="Username (2-40 letters, digits, '.', '_', '-').")],
+    admin: Annotated[bool, typer.Option("--admin", help="Make the user an administrator.")] = False,
+    password: Annotated[str | None, typer.Option(
+        envvar="PAPERSIFT_PASSWORD", help="Password (else prompted; or env PAPERSIFT_PASSWORD).")] = None,
+) -> None:
+    """Create a web account (for example the first admin)."""
+    from papersift import accounts
+
+    if password is None:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    eng = _engine()
+    try:
+        user = accounts.create_user(eng.store.engine, name, password, is_admin=admin)
+    except accounts.AccountError as e:
+        err.print(f"[red]error:[/] {_esc(str(e))}")
+        raise typer.Exit(1) from None
+    finally:
+        eng.close()
+    out.print(f"created {'admin ' if user.is_admin else ''}user {user.username}")
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """List web accounts."""
+    from papersift import accounts
+
+    eng = _engine()
+    for u in accounts.list_users(eng.store.engine):
+        out.print(f"{u.username}{'  (admin)' if u.is_admin else ''}  created {u.created_at:%Y-%m-%d}")
+    eng.close()
+
+
+app.add_typer(user_app, name="user")
 
 
 def run() -> None:  # pragma: no cover

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from pathlib import Path
@@ -50,11 +51,15 @@ def is_api(request: Request) -> bool:
 
 def create_app(settings: Settings) -> FastAPI:
     eng = open_engine(settings, catch_up_index=False)
-    try:
-        catch_up(eng)  # another worker or an ingest may hold the index writer; then it is theirs to do
-    except Exception:  # noqa: BLE001 - tantivy raises ValueError/OSError on a held lock
-        pass
-    app = FastAPI(title="papersift", version="0.1.0",
+    # another worker or an ingest may hold the index writer (tantivy raises); then it is theirs to do
+    with contextlib.suppress(Exception):
+        catch_up(eng)
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        eng.close()
+
+    app = FastAPI(title="papersift", version="0.1.0", lifespan=lifespan,
                   description="Research-paper discovery: Hugging Face–compatible paper API and "
                               "papersift's own /api/v1. See docs/api.md.")
     env = Environment(loader=FileSystemLoader(str(HERE / "templates")),
@@ -103,7 +108,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(feeds_xml.router)
     app.include_router(auth.router)
     app.include_router(pages.router)
-    app.add_event_handler("shutdown", eng.close)
     return app
 
 

@@ -1,0 +1,209 @@
+"""The daily feed: papers by daily date (day, ISO week, month), sorted by trending or newest.
+
+A paper's *daily date* is the day it was submitted to the daily feed (``submitted_on_daily_at``),
+else its publication date, else the day papersift first saw it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Date, and_, cast, func, select
+from sqlalchemy.engine import Engine as SAEngine
+
+from papersift import trending
+from papersift.models import Paper
+from papersift.store.schema import papers
+
+SORTS = ("trending", "publishedAt")
+WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
+MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def daily_datetime(p: Paper) -> datetime | None:
+    return trending.as_datetime(p.submitted_on_daily_at or p.published or p.first_seen)
+
+
+def daily_date(p: Paper) -> date | None:
+    dt = daily_datetime(p)
+    return dt.date() if dt else None
+
+
+@dataclass(frozen=True)
+class Period:
+    kind: str  # day | week | month
+    start: date
+    end: date  # inclusive
+
+    @property
+    def key(self) -> str:
+        if self.kind == "week":
+            y, w, _ = self.start.isocalendar()
+            return f"{y}-W{w:02d}"
+        if self.kind == "month":
+            return f"{self.start.year}-{self.start.month:02d}"
+        return self.start.isoformat()
+
+    @property
+    def label(self) -> str:
+        if self.kind == "week":
+            return f"week {self.key} ({self.start:%b %d} – {self.end:%b %d, %Y})"
+        if self.kind == "month":
+            return f"{self.start:%B %Y}"
+        return f"{self.start:%A, %B} {self.start.day}, {self.start.year}"
+
+    @property
+    def param(self) -> dict[str, str]:
+        return {{"day": "date"}.get(self.kind, self.kind): self.key}
+
+    def containing(self, d: date) -> Period:
+        return period_of(self.kind, d)
+
+
+def period_of(kind: str, d: date) -> Period:
+    if kind == "week":
+        start = d - timedelta(days=d.weekday())
+        return Period("week", start, start + timedelta(days=6))
+    if kind == "month":
+        start = d.replace(day=1)
+        nxt = (start + timedelta(days=32)).replace(day=1)
+        return Period("month", start, nxt - timedelta(days=1))
+    return Period("day", d, d)
+
+
+def parse_period(date_s: str | None = None, week: str | None = None, month: str | None = None) -> Period | None:
+    """The period named by exactly one of date (YYYY-MM-DD), week (YYYY-Www), month (YYYY-MM);
+    None when none is given. Raises ValueError with a readable message."""
+    given = [x for x in (date_s, week, month) if x]
+    if len(given) > 1:
+        raise ValueError("give only one of date, week and month")
+    if date_s:
+        try:
+            return period_of("day", date.fromisoformat(date_s.strip()))
+        except ValueError:
+            raise ValueError(f"date must look like 2025-02-27, not {date_s!r}") from None
+    if week:
+        m = WEEK_RE.match(week.strip())
+        try:
+            if not m:
+                raise ValueError
+            return period_of("week", date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1))
+        except ValueError:
+            raise ValueError(f"week must look like 2025-W09, not {week!r}") from None
+    if month:
+        m = MONTH_RE.match(month.strip())
+        try:
+            if not m:
+                raise ValueError
+            return period_of("month", date(int(m.group(1)), int(m.group(2)), 1))
+        except ValueError:
+            raise ValueError(f"month must look like 2025-02, not {month!r}") from None
+    return None
+
+
+# -- SQL -----------------------------------------------------------------------------------------
+def _sqlite(engine: SAEngine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def day_expr(engine: SAEngine) -> Any:
+    """SQL for the daily date (an ISO string on SQLite, a DATE elsewhere)."""
+    if _sqlite(engine):
+        return func.coalesce(func.date(papers.c.submitted_on_daily_at), papers.c.published,
+                             func.date(papers.c.first_seen))
+    return func.coalesce(cast(papers.c.submitted_on_daily_at, Date), papers.c.published,
+                         cast(papers.c.first_seen, Date))
+
+
+def _bind(engine: SAEngine, d: date) -> Any:
+    return d.isoformat() if _sqlite(engine) else d
+
+
+def _as_date(v: Any) -> date | None:
+    if v is None:
+        return None
+    if isinstance(v, datetime):
+        return v.date()
+    if isinstance(v, date):
+        return v
+    return date.fromisoformat(str(v)[:10])
+
+
+def latest_day(engine: SAEngine) -> date | None:
+    with engine.connect() as conn:
+        return _as_date(conn.execute(select(func.max(day_expr(engine)))).scalar())
+
+
+def day_before(engine: SAEngine, d: date) -> date | None:
+    """The latest day with papers strictly before ``d``."""
+    e = day_expr(engine)
+    with engine.connect() as conn:
+        return _as_date(conn.execute(select(func.max(e)).where(e < _bind(engine, d))).scalar())
+
+
+def day_after(engine: SAEngine, d: date) -> date | None:
+    e = day_expr(engine)
+    with engine.connect() as conn:
+        return _as_date(conn.execute(select(func.min(e)).where(e > _bind(engine, d))).scalar())
+
+
+def nearest_day(engine: SAEngine, d: date) -> date | None:
+    """The day with papers closest to ``d`` (earlier wins a tie)."""
+    before, after = day_before(engine, d), day_after(engine, d)
+    if before and after:
+        return before if (d - before) <= (after - d) else after
+    return before or after
+
+
+@dataclass
+class DailyPage:
+    papers: list[Paper]
+    total: int
+    period: Period | None
+
+
+def _candidates(engine: SAEngine, period: Period | None, submitter: str | None) -> list[Any]:
+    e = day_expr(engine)
+    conds = []
+    if period is not None:
+        conds += [e >= _bind(engine, period.start), e <= _bind(engine, period.end)]
+    if submitter:
+        conds.append(papers.c.submitted_by == submitter.strip().lower())
+    q = select(papers.c.pk, papers.c.id, papers.c.upvotes, papers.c.submitted_on_daily_at,
+               papers.c.published, papers.c.first_seen)
+    if conds:
+        q = q.where(and_(*conds))
+    with engine.connect() as conn:
+        return conn.execute(q).all()
+
+
+def daily(store, period: Period | None, sort: str = "trending", submitter: str | None = None,
+          limit: int = 50, offset: int = 0, now: datetime | None = None) -> DailyPage:
+    """Papers whose daily date falls in ``period`` (all papers when None), sorted and paged.
+
+    ``sort``: "trending" (see papersift.trending) or "publishedAt" (newest daily date first,
+    then id). Only (pk, votes, dates) are read for the whole period; full rows only for the page.
+    """
+    if sort not in SORTS:
+        raise ValueError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
+    now = now or trending.as_datetime(datetime.now().astimezone())
+    rows = _candidates(store.engine, period, submitter)
+
+    def when(r: Any) -> datetime | None:
+        return trending.as_datetime(r.submitted_on_daily_at or r.published or r.first_seen)
+
+    if sort == "trending":
+        rows = trending.rank(rows, lambda r: r.upvotes or 0, when, lambda r: r.id, now)  # type: ignore[arg-type]
+    else:
+        rows = sorted(rows, key=lambda r: (-((when(r) or datetime.min) - trending.EPOCH).total_seconds(),
+                                           r.id))
+    page = rows[offset: offset + limit]
+    got = store.get_many(r.pk for r in page)
+    return DailyPage([got[r.pk] for r in page if r.pk in got], len(rows), period)
+
+
+def by_submitter(store, username: str, limit: int = 50, offset: int = 0) -> DailyPage:
+    return daily(store, None, "publishedAt", submitter=username, limit=limit, offset=offset)

@@ -1,0 +1,128 @@
+"""Pages, empty states, 404s, feeds and the /api/v1 endpoints of a live server."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.e2e.conftest import csrf_from, signup
+
+
+def test_daily_page_by_day_week_month(client: httpx.Client) -> None:
+    r = client.get("/daily", params={"date": "2024-01-02"})
+    assert r.status_code == 200
+    assert "Quantum Error Correction" in r.text and "Attention Is All You Need" in r.text
+    assert "2 papers" in r.text
+    assert 'rel="prev"' in r.text and 'rel="next"' in r.text
+    week = client.get("/daily", params={"week": "2024-W01"}).text
+    assert "Hostile title" in week and "Quantum Error" in week
+    month = client.get("/daily", params={"month": "2023-12", "sort": "publishedAt"}).text
+    assert month.index("Filler paper 7") < month.index("Filler paper 1 ")
+
+
+def test_home_is_latest_day(client: httpx.Client) -> None:
+    r = client.get("/")
+    assert r.status_code == 200 and "Retrieval Augmented Generation" in r.text  # submitted today
+
+
+def test_empty_day_links_to_nearest(client: httpx.Client) -> None:
+    r = client.get("/daily", params={"date": "2024-01-03"})
+    assert r.status_code == 200
+    assert "No papers on" in r.text
+    assert "/daily?date=2024-01-02" in r.text  # nearest day (earlier wins the tie with Jan 5... no: 1 day)
+
+
+def test_bad_dates_are_400(client: httpx.Client) -> None:
+    assert client.get("/daily", params={"date": "2024-13-40"}).status_code == 400
+    assert client.get("/api/daily_papers", params={"week": "nope"}).json()["error"].startswith("week")
+
+
+def test_search_page(client: httpx.Client) -> None:
+    r = client.get("/search", params={"q": "attention"})
+    assert r.status_code == 200 and "results" in r.text
+    assert "<mark>Attention</mark>" in r.text
+    r = client.get("/search", params={"q": "attention", "category": "cs.CL"})
+    assert "1 result" in r.text and "Retrieval Augmented" in r.text
+    r = client.get("/search", params={"author": "Alan Turing"})
+    assert "2 results" in r.text
+    r = client.get("/search", params={"q": "zzzzqqq"})
+    assert "No papers match" in r.text
+    r = client.get("/search", params={"q": "attention", "mode": "bogus"})
+    assert r.status_code == 200 and "not available" in r.text
+
+
+def test_search_pagination(client: httpx.Client) -> None:
+    r = client.get("/search", params={"q": "sparse attention kernels"})
+    assert r.status_code == 200
+    assert client.get("/search", params={"q": "attention", "page": 2}).status_code == 200
+
+
+def test_paper_page(client: httpx.Client) -> None:
+    r = client.get("/papers/2401.00001")
+    assert r.status_code == 200
+    for text in ("Attention Is All You Need", 'href="/authors/Ada%20Lovelace"', "https://arxiv.org/pdf/2401.00001",
+                 "https://github.com/x/y", "Abstract", "upvote"):
+        assert text in r.text or text.lower() in r.text.lower()
+
+
+def test_author_page(client: httpx.Client) -> None:
+    r = client.get("/authors/Alan Turing")
+    assert r.status_code == 200 and "2 papers" in r.text
+    assert "No papers by this author" in client.get("/authors/Nobody Atall").text
+
+
+def test_404s(client: httpx.Client) -> None:
+    r = client.get("/papers/9999.99999")
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+    r = client.get("/api/papers/9999.99999")
+    assert r.status_code == 404 and r.json() == {"error": "Paper '9999.99999' not found"}
+    assert client.get("/api/v1/papers/9999.99999").json()["error"]
+    assert client.get("/no/such/page").status_code == 404
+    assert client.get("/api/v1/nothing").json()["error"].startswith("no such endpoint")
+
+
+def test_about_and_docs(client: httpx.Client) -> None:
+    assert "Papers" in client.get("/about").text
+    assert client.get("/docs").status_code == 200
+    spec = client.get("/openapi.json").json()
+    assert "/api/daily_papers" in spec["paths"] and "/api/v1/search" in spec["paths"]
+
+
+def test_api_v1_search_and_daily(client: httpx.Client) -> None:
+    r = client.get("/api/v1/search", params={"q": "attention", "category": "cs.LG", "limit": 3}).json()
+    assert r["total"] >= 2 and len(r["results"]) == 3 and r["mode"] == "lexical"
+    assert client.get("/api/v1/search", params={"q": "x", "mode": "bogus"}).status_code == 400
+    assert client.get("/api/v1/search", params={"q": "x", "since": "yesterday"}).status_code == 400
+    d = client.get("/api/v1/daily", params={"date": "2024-01-02"}).json()
+    assert d["total"] == 2 and d["period"]["kind"] == "day"
+    assert client.get("/api/v1/papers/2401.00002").json()["daily_date"] == "2024-01-02"
+
+
+def test_submit_flow(client: httpx.Client) -> None:
+    name = signup(client)
+    token = csrf_from(client.get("/submit").text)
+    r = client.post("/submit", data={"paper": "https://arxiv.org/abs/2312.00004", "csrf_token": token})
+    assert r.status_code == 200 and "Submitted" in r.text
+    p = client.get("/api/v1/papers/2312.00004").json()
+    assert p["submitted_by"] == name and p["submitted_on_daily_at"]
+    r = client.post("/submit", data={"paper": "2501.99999", "csrf_token": token})
+    assert r.status_code == 400 and "ingest it first" in r.text
+    assert "2312.00004" in client.get(f"/users/{name}").text
+
+
+def test_trending_order_follows_votes(client: httpx.Client) -> None:
+    signup(client)
+    token = csrf_from(client.get("/daily?month=2023-12").text)
+    client.post("/vote", data={"paper_id": "2312.00002", "action": "up", "csrf_token": token})
+    ids = [p["id"] for p in client.get("/api/v1/daily", params={"month": "2023-12"}).json()["papers"]]
+    assert ids[0] == "2312.00002"
+
+
+def test_similar_papers(client: httpx.Client) -> None:
+    r = client.get("/api/v1/papers/2312.00001/similar", params={"k": 3})
+    if r.status_code == 501:  # recommender not installed
+        return
+    body = r.json()
+    assert r.status_code == 200 and body["id"] == "2312.00001" and len(body["similar"]) <= 3
+    assert all(s["id"] != "2312.00001" for s in body["similar"])
+    if body["similar"]:
+        assert "Similar papers" in client.get("/papers/2312.00001").text
