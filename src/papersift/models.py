@@ -152,7 +152,8 @@ class IngestStats:
     rejected: int = 0
     errors: list[ParseError] = field(default_factory=list)
     seq: int = 0  # the store change number this batch was written under
-    changed: list[Paper] = field(default_factory=list)  # new or changed papers, with pks
+    inserted: list[Paper] = field(default_factory=list)  # new papers, with pks (one batch only)
+    changed: list[Paper] = field(default_factory=list)  # changed papers, with pks (one batch only)
 
     def add(self, other: IngestStats) -> None:
         self.read += other.read

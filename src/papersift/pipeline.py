@@ -125,6 +125,7 @@ def ingest_file(eng: Engine, path: Path, fmt: str = "auto", force: bool = False,
             batch_stats = eng.store.upsert_many(papers)
             stats.add(batch_stats)
             if eng.lexical.applied_seq == batch_stats.seq - 1:  # nobody else wrote: index what we have
+                eng.lexical.add(batch_stats.inserted, replace=False)
                 eng.lexical.add(batch_stats.changed)
                 eng.lexical.applied_seq = batch_stats.seq
         if errors:

@@ -104,13 +104,16 @@ class LexicalIndex:
             self._writer = self.index.writer(heap_size=256_000_000, num_threads=2)
         return self._writer
 
-    def add(self, papers: Iterable[Paper]) -> int:
-        """Add or replace papers (by pk). Call ``commit`` to make them visible."""
+    def add(self, papers: Iterable[Paper], replace: bool = True) -> int:
+        """Add or replace papers (by pk). Call ``commit`` to make them visible.
+
+        ``replace=False`` skips the delete for papers known to be new to the index."""
         w = self.writer()
         n = 0
         for p in papers:
             assert p.pk is not None, "index papers read back from the store (they carry a pk)"
-            w.delete_documents_by_term("pk", p.pk)
+            if replace:
+                w.delete_documents_by_term("pk", p.pk)
             doc = tantivy.Document(pk=p.pk, title=p.title, abstract=p.abstract,
                                    authors=" ; ".join(p.authors), day=day_number(p.published))
             for c in dict.fromkeys(p.categories + [c.split(".")[0] for c in p.categories]):

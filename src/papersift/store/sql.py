@@ -240,7 +240,8 @@ class SQLStore:
                 if new_aliases:
                     conn.execute(paper_aliases.insert(), new_aliases)
         stats.seq = seq
-        stats.changed = [row_to_paper_dict(r) for r in (*inserts, *dirty.values())]
+        stats.inserted = [row_to_paper_dict(r) for r in inserts]
+        stats.changed = [row_to_paper_dict(r) for r in dirty.values()]
         return stats
 
     def _insert_rows(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
