@@ -132,6 +132,9 @@ class ParseError(Exception):
         self.reason = reason
         super().__init__(f"{source}:{location}: {reason}")
 
+    def __reduce__(self) -> tuple[type[ParseError], tuple[str, str, str]]:  # picklable across processes
+        return (ParseError, (self.source, self.location, self.reason))
+
 
 @dataclass
 class Hit:

@@ -122,3 +122,21 @@ def _count(data: Path) -> int:
             con.close()
     except sqlite3.Error:
         return 0
+
+
+def test_big_files_parse_in_a_child_process_with_the_same_result(tmp_path, monkeypatch):
+    from papersift import pipeline
+
+    monkeypatch.setattr(pipeline, "PARALLEL_PARSE_BYTES", 0)
+    src = tmp_path / "mixed.jsonl"
+    write_jsonl(src, 12_000)
+    with open(src, "a", encoding="utf-8") as fh:
+        fh.write("{broken\n")
+    eng = open_engine(Settings(data_dir=tmp_path / "d"))
+    try:
+        stats = pipeline.ingest_paths(eng, [src])
+        assert (stats.new, stats.rejected) == (12_000, 1)
+        assert stats.errors[0].location == "line 12001"
+        assert len(eng.lexical) == 12_000
+    finally:
+        eng.close()
