@@ -1,6 +1,6 @@
 import pytest
 
-from papersift.search.fusion import convex, minmax, rrf
+from papersift.search.fusion import convex, minmax, normalize, rrf
 
 
 def test_rrf_rewards_documents_ranked_high_in_both_runs():
@@ -34,7 +34,17 @@ def test_convex_alpha_selects_one_side(alpha, top):
     assert convex(lex, sem, alpha)[0][0] == top
 
 
-def test_convex_missing_documents_score_zero_on_that_side():
+def test_convex_missing_documents_get_the_runs_floor():
     fused = dict(convex([(1, 2.0), (2, 1.0)], [(3, 0.5)], alpha=0.5))
-    assert fused[3] == pytest.approx(0.5)
-    assert fused[2] == pytest.approx(0.0)
+    assert fused[3] == pytest.approx(0.5)  # lexical floor 0.0 (min-max), semantic 1.0
+    assert fused[2] == pytest.approx(0.5)  # lexical 0.0, semantic floor 1.0
+    tuned = dict(convex([(1, 4.0), (2, 2.0)], [(2, 0.8), (3, 0.6)], alpha=0.6, lex_norm="max", sem_norm="raw"))
+    assert tuned[1] == pytest.approx(0.4 * 1.0 + 0.6 * 0.6)
+    assert tuned[3] == pytest.approx(0.4 * 0.5 + 0.6 * 0.6)
+
+
+@pytest.mark.parametrize("how", ["minmax", "max", "z", "raw"])
+def test_normalize_keeps_order(how):
+    run = [(1, 9.0), (2, 4.0), (3, 1.0)]
+    scaled = normalize(run, how)
+    assert scaled[1] > scaled[2] > scaled[3]

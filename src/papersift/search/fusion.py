@@ -18,19 +18,37 @@ def rrf(runs: Sequence[Ranked], k: float = 60.0,
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-def minmax(run: Ranked) -> dict[int, float]:
-    """Scale scores to [0, 1] within one run (all equal -> 1.0)."""
+def normalize(run: Ranked, how: str = "minmax") -> dict[int, float]:
+    """Scores of one run on a common scale: ``minmax`` to [0, 1], ``max`` divided by the best
+    score (for BM25, whose zero is meaningful), ``z`` standardised, ``raw`` as they are (cosine)."""
     if not run:
         return {}
     vals = [s for _k, s in run]
+    if how == "raw":
+        return {key: float(s) for key, s in run}
+    if how == "max":
+        top = max(vals) or 1.0
+        return {key: s / top for key, s in run}
+    if how == "z":
+        mean = sum(vals) / len(vals)
+        sd = (sum((v - mean) ** 2 for v in vals) / len(vals)) ** 0.5 or 1.0
+        return {key: (s - mean) / sd for key, s in run}
     lo, hi = min(vals), max(vals)
     span = hi - lo
     return {key: (1.0 if span == 0 else (s - lo) / span) for key, s in run}
 
 
-def convex(lexical: Ranked, semantic: Ranked, alpha: float = 0.5) -> list[tuple[int, float]]:
-    """alpha * semantic + (1 - alpha) * lexical on min-max-normalised scores; missing = 0."""
-    lx, sm = minmax(lexical), minmax(semantic)
+def minmax(run: Ranked) -> dict[int, float]:
+    """Scale scores to [0, 1] within one run (all equal -> 1.0)."""
+    return normalize(run, "minmax")
+
+
+def convex(lexical: Ranked, semantic: Ranked, alpha: float = 0.5, lex_norm: str = "minmax",
+           sem_norm: str = "minmax") -> list[tuple[int, float]]:
+    """``alpha * semantic + (1 - alpha) * lexical`` on normalised scores. A document missing from
+    one run gets that run's lowest normalised score (it ranked below everything retrieved)."""
+    lx, sm = normalize(lexical, lex_norm), normalize(semantic, sem_norm)
+    lx_floor, sm_floor = min(lx.values(), default=0.0), min(sm.values(), default=0.0)
     keys = set(lx) | set(sm)
-    fused = {k: alpha * sm.get(k, 0.0) + (1 - alpha) * lx.get(k, 0.0) for k in keys}
+    fused = {k: alpha * sm.get(k, sm_floor) + (1 - alpha) * lx.get(k, lx_floor) for k in keys}
     return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
