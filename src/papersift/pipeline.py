@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing as mp
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty
+from typing import Any
 
 from papersift import ingest
 from papersift.config import Settings
@@ -106,31 +108,43 @@ def _parse_worker(path: Path, fmt: str, batch_size: int, queue: mp.Queue) -> Non
 
 
 def _parsed_batches(path: Path, fmt: str, batch_size: int) -> Iterator[tuple[list[Paper], list[ParseError]]]:
-    """Batches of parsed records. Big files are parsed in a child process, so parsing overlaps
-    with the store and index writes in this one (about 1.7x on two cores)."""
-    if (os.cpu_count() or 1) < 2 or path.stat().st_size < PARALLEL_PARSE_BYTES:
+    """Batches of parsed records. Big files are parsed in a forked child process, so parsing
+    overlaps with the store and index writes in this one (about 1.7x on two cores). If the child
+    cannot start or dies, parsing goes on here from the first record it had not delivered."""
+    ctx = _fork_context()
+    if ctx is None or (os.cpu_count() or 1) < 2 or path.stat().st_size < PARALLEL_PARSE_BYTES:
         yield from _batched(ingest.read(path, fmt), batch_size)
         return
-    ctx = mp.get_context("spawn")
     queue = ctx.Queue(maxsize=4)
     proc = ctx.Process(target=_parse_worker, args=(path, fmt, batch_size, queue), daemon=True)
-    proc.start()
+    delivered = 0
     try:
+        proc.start()
         while True:
             try:
-                item = queue.get(timeout=5)
+                item = queue.get(timeout=2)
             except Empty:
                 if proc.is_alive():
                     continue
-                yield [], [ParseError(str(path), "file", f"parser process died (exit {proc.exitcode})")]
-                return
+                break  # died without its end marker: finish in this process
             if item is None:
                 return
+            delivered += len(item[0]) + len(item[1])
             yield item
     finally:
         if proc.is_alive():
             proc.terminate()
-        proc.join(timeout=10)
+        if proc.pid is not None:
+            proc.join(timeout=10)
+    rest = itertools.islice(ingest.read(path, fmt), delivered, None)
+    yield from _batched(rest, batch_size)
+
+
+def _fork_context() -> Any:
+    try:
+        return mp.get_context("fork")  # no re-import of __main__ (spawn would re-run unguarded scripts)
+    except ValueError:  # platforms without fork
+        return None
 
 
 @dataclass

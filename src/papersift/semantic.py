@@ -63,7 +63,10 @@ class SemanticSide:
         return len(self.index)
 
     def save(self, seq: int, run: dict[str, int] | None) -> None:
-        from papersift.index.vectors import save_index
+        from papersift.index.vectors import EXACT_MAX, ExactIndex, convert_index, save_index
+
+        if isinstance(self.index, ExactIndex) and len(self.index) > EXACT_MAX:
+            self.index = convert_index(self.index, "usearch")  # outgrew exact search
 
         name = save_index(self.index, self.index_path)
         self.state = {"model": self.embedder.name, "dim": self.embedder.dim, "seq": seq, "file": name,

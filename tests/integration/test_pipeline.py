@@ -140,3 +140,24 @@ def test_big_files_parse_in_a_child_process_with_the_same_result(tmp_path, monke
         assert len(eng.lexical) == 12_000
     finally:
         eng.close()
+
+
+def test_a_dead_parser_process_falls_back_to_parsing_in_process(tmp_path, monkeypatch):
+    from papersift import pipeline
+
+    def dying_worker(path, fmt, batch_size, queue):
+        for i, item in enumerate(pipeline._batched(pipeline.ingest.read(path, fmt), batch_size)):
+            if i == 1:
+                os._exit(3)  # killed after delivering one batch
+            queue.put(item)
+
+    monkeypatch.setattr(pipeline, "PARALLEL_PARSE_BYTES", 0)
+    monkeypatch.setattr(pipeline, "_parse_worker", dying_worker)
+    src = tmp_path / "p.jsonl"
+    write_jsonl(src, 12_000)
+    eng = open_engine(Settings(data_dir=tmp_path / "d"))
+    try:
+        stats = pipeline.ingest_paths(eng, [src])
+        assert (stats.new, stats.duplicate, stats.rejected) == (12_000, 0, 0)
+    finally:
+        eng.close()
