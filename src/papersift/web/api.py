@@ -3,7 +3,6 @@ upvotes, submissions, daily feed, stats. Errors are {"error": message}."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query, Request
@@ -12,18 +11,12 @@ from papersift import accounts, feeds
 from papersift.models import Paper, paper_to_dict
 from papersift.search.service import MODES, make_filters, search
 from papersift.web import auth
+from papersift.web.pages import parse_day as _day
 from papersift.web.pages import similar_pairs
 
 router = APIRouter(prefix="/api/v1", tags=["papersift"])
 
 
-def _day(value: str | None, name: str) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise HTTPException(400, f"{name} must be an ISO date like 2024-05-31, not {value!r}") from None
 
 
 def paper_json(p: Paper) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from papersift import feeds
 from papersift.models import Paper
 from papersift.search.service import make_filters, search
 from papersift.trending import as_datetime
-from papersift.web.pages import _day
+from papersift.web.pages import parse_day as _day
 
 router = APIRouter(include_in_schema=False)
 ATOM = "http://www.w3.org/2005/Atom"

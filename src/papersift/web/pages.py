@@ -89,7 +89,8 @@ def daily_page(request: Request, date: str | None = None, week: str | None = Non
 
 
 # -- search --------------------------------------------------------------------------------------
-def _day(value: str | None, name: str) -> date | None:
+def parse_day(value: str | None, name: str) -> date | None:
+    """An ISO date query parameter, or a 400 that says what was wrong."""
     if not value:
         return None
     try:
@@ -101,7 +102,7 @@ def _day(value: str | None, name: str) -> date | None:
 @router.get("/search")
 def search_page(request: Request, q: str = "", category: str = "", author: str = "", since: str = "",
                 until: str = "", mode: str = "lexical", page: int = Query(1, ge=1, le=1000)):
-    filters = make_filters(_day(since, "since"), _day(until, "until"), category.strip(), author.strip())
+    filters = make_filters(parse_day(since, "since"), parse_day(until, "until"), category.strip(), author.strip())
     params = {"q": q, "category": category, "author": author, "since": since, "until": until,
               "mode": mode if mode != "lexical" else ""}
     res, error = None, None
