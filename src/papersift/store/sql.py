@@ -67,14 +67,13 @@ def row_to_paper_dict(r: dict[str, Any]) -> Paper:
     return Paper.trusted(**{c: r.get(c) for c in PAPER_COLUMNS})
 
 
-def _sqlite_value(v: Any) -> Any:
-    if isinstance(v, (list, dict)):
-        return json.dumps(v)
-    if isinstance(v, datetime):
-        return v.strftime("%Y-%m-%d %H:%M:%S.%f")
-    if isinstance(v, date):
-        return v.isoformat()
-    return v
+_JSON_DUMPS = json.JSONEncoder().encode
+# how SQLAlchemy's JSON / Date / DateTime types store values on SQLite
+_SQLITE_CONVERT: dict[str, Any] = {
+    **dict.fromkeys(("authors", "categories", "links", "sources"), _JSON_DUMPS),
+    **dict.fromkeys(("published", "updated"), date.isoformat),
+    **dict.fromkeys(("first_seen", "submitted_on_daily_at"), lambda v: v.strftime("%Y-%m-%d %H:%M:%S.%f")),
+}
 
 
 def paper_to_row(p: Paper) -> dict[str, Any]:
@@ -253,7 +252,18 @@ class SQLStore:
             return
         cols = list(clean[0])
         sql = f"INSERT INTO papers ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
-        conn.exec_driver_sql(sql, [tuple(_sqlite_value(r[c]) for c in cols) for r in clean])
+        conv = [_SQLITE_CONVERT.get(c) for c in cols]
+        stamps: dict[Any, str] = {}  # a batch shares one first_seen: format it once
+        params = []
+        for r in clean:
+            row = []
+            for c, f in zip(cols, conv, strict=True):
+                v = r[c]
+                if f is not None and v is not None:
+                    v = (stamps.get(v) or stamps.setdefault(v, f(v))) if c == "first_seen" else f(v)
+                row.append(v)
+            params.append(tuple(row))
+        conn.exec_driver_sql(sql, params)
 
     @staticmethod
     def _match(p: Paper, by_id: dict[str, dict[str, Any]], by_doi: dict[str, list[dict[str, Any]]],
