@@ -11,20 +11,22 @@ PORT ?= 8000
 $(BIN)/papersift: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q -e '.[embed]'
 	touch $@
 
 venv: $(BIN)/papersift
 
 $(VENV)/.dev: pyproject.toml $(BIN)/papersift
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,embed]'
 	touch $@
 
 dev: $(VENV)/.dev
 
 ## make run: set up, load the demo corpus into ./data if empty, serve on http://127.0.0.1:8000
 run: venv
-	$(BIN)/papersift --data-dir $(DATA) serve --demo --host $(HOST) --port $(PORT)
+	$(BIN)/papersift --data-dir $(DATA) demo
+	$(BIN)/papersift --data-dir $(DATA) embed
+	$(BIN)/papersift --data-dir $(DATA) serve --host $(HOST) --port $(PORT)
 
 ## make test: set up with the dev extras and run the whole test suite
 test: dev

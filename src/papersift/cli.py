@@ -137,7 +137,8 @@ def search(
     until: Annotated[str | None, typer.Option(help="Published on or before (YYYY-MM-DD).")] = None,
     category: Annotated[str | None, typer.Option(help="arXiv category (cs.CL) or archive (cs).")] = None,
     author: Annotated[str | None, typer.Option(help="Author name or surname.")] = None,
-    mode: Annotated[str, typer.Option(help="lexical, semantic or hybrid.")] = "lexical",
+    mode: Annotated[str | None, typer.Option(
+        help="lexical, semantic or hybrid (default: hybrid once `papersift embed` has run, else lexical).")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Search papers (BM25 over title, abstract and authors) with filters."""

@@ -79,8 +79,10 @@ def ranked(eng: Engine, query: str, mode: str, k: int, filters: Filters | None =
 
 
 def search(eng: Engine, query: str, limit: int = 10, offset: int = 0, filters: Filters | None = None,
-           mode: str | None = "lexical") -> SearchResult:
-    """Run a search; never raises on odd input, but explains an empty result in ``message``."""
+           mode: str | None = None) -> SearchResult:
+    """Run a search; never raises on odd input, but explains an empty result in ``message``.
+
+    ``mode=None`` means hybrid when the data dir has vectors for the configured model, else lexical."""
     mode = mode or default_mode(eng)
     if mode not in MODES:
         raise ValueError(f"unknown search mode {mode!r}; choose one of {', '.join(MODES)}")

@@ -38,7 +38,8 @@ def _paper(request: Request, paper_id: str) -> Paper:
 def api_search(request: Request, q: str = "", limit: int = Query(10, ge=1, le=100),
                offset: int = Query(0, ge=0, le=10_000), since: str | None = None, until: str | None = None,
                category: str | None = None, author: str | None = None,
-               mode: str = Query("lexical", description=" | ".join(MODES))):
+               mode: str | None = Query(None, description=" | ".join(MODES) + "; default hybrid when "
+                                         "vectors exist, else lexical")):
     filters = make_filters(_day(since, "since"), _day(until, "until"), category, author)
     try:
         res = search(request.app.state.fresh(), q, limit=limit, offset=offset, filters=filters, mode=mode)

@@ -86,10 +86,10 @@ def daily_atom(request: Request, date: str | None = None, week: str | None = Non
 
 @router.get("/search.atom")
 def search_atom(request: Request, q: str = "", category: str = "", author: str = "", since: str = "",
-                until: str = "", mode: str = "lexical", limit: int = Query(MAX_ITEMS, ge=1, le=100)):
+                until: str = "", mode: str = "", limit: int = Query(MAX_ITEMS, ge=1, le=100)):
     filters = make_filters(_day(since, "since"), _day(until, "until"), category.strip(), author.strip())
     try:
-        res = search(request.app.state.fresh(), q, limit=limit, filters=filters, mode=mode)
+        res = search(request.app.state.fresh(), q, limit=limit, filters=filters, mode=mode or None)
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from None
     from urllib.parse import urlencode

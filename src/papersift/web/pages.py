@@ -101,20 +101,21 @@ def parse_day(value: str | None, name: str) -> date | None:
 
 @router.get("/search")
 def search_page(request: Request, q: str = "", category: str = "", author: str = "", since: str = "",
-                until: str = "", mode: str = "lexical", page: int = Query(1, ge=1, le=1000)):
+                until: str = "", mode: str = "", page: int = Query(1, ge=1, le=1000)):
     filters = make_filters(parse_day(since, "since"), parse_day(until, "until"), category.strip(), author.strip())
     params = {"q": q, "category": category, "author": author, "since": since, "until": until,
-              "mode": mode if mode != "lexical" else ""}
+              "mode": mode}
     res, error = None, None
     if q.strip() or filters.active():
         try:
             res = search(eng(request), q, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, filters=filters,
-                         mode=mode)
+                         mode=mode or None)
         except ValueError as exc:
             error = f"Search mode {mode!r} is not available here: {exc}"
     items = [h.paper for h in res.hits if h.paper] if res else []
     return render(request, "search.html", {
-        "q": q, "filters": params, "mode": mode, "modes": MODES, "res": res, "error": error, "items": items,
+        "q": q, "filters": params, "mode": res.mode if res else mode, "modes": MODES, "res": res, "error": error,
+        "items": items,
         "page": page, "pages": ((res.total + PAGE_SIZE - 1) // PAGE_SIZE) if res else 0,
         "voted": _voted(request, items)})
 

@@ -1,0 +1,227 @@
+"""Recall@10 vs exact search, latency p50/p99, build time and memory of the vector indexes.
+
+    .venv/bin/python benchmarks/vector_index.py --n 100000
+    .venv/bin/python benchmarks/vector_index.py --n 1000000 --configs f16:16:128 --ef 64,128,256
+
+Vectors are REAL all-MiniLM-L6-v2 embeddings of the 5,183 SciFact abstracts (computed once with
+the ONNX embedder and cached under ~/.cache/papersift/bench/, ~9 min on 2 cores; or pass
+--embeddings/--query-embeddings .npy files) grown to --n with realistic synthetic vectors:
+
+    v = normalise(a * d_i + (1 - a) * d_j + sigma * g / sqrt(dim)),  a ~ U(0.5, 1), g ~ N(0, I)
+
+for random real abstracts d_i, d_j (a "paper between two real papers" plus isotropic noise,
+sigma = --noise, default 0.35). The real abstracts are the first rows. Queries are the REAL
+embeddings of the SciFact queries. Ground truth is exact (float32 brute force). Each config is
+dtype:connectivity:expansion_add; every config is searched at each --ef (expansion_search).
+Writes benchmarks/results/vector_index_<n>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from papersift.index import vectors as V
+from papersift.index.embed import default_cache_dir
+
+SCIFACT = Path("/work/shared/eval/scifact")
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def real_embeddings(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
+    if args.embeddings and args.query_embeddings:
+        return np.load(args.embeddings).astype(np.float32), np.load(args.query_embeddings).astype(np.float32)
+    cache = default_cache_dir() / "bench"
+    docs_f, qs_f = cache / "scifact-minilm-docs.npy", cache / "scifact-minilm-queries.npy"
+    if not docs_f.is_file() or not qs_f.is_file():
+        from papersift.index.embed import OnnxEmbedder
+
+        emb = OnnxEmbedder()
+        with open(SCIFACT / "corpus.jsonl", encoding="utf-8") as fh:
+            docs = [json.loads(x) for x in fh]
+        with open(SCIFACT / "queries.jsonl", encoding="utf-8") as fh:
+            qs = [json.loads(x) for x in fh]
+        print(f"embedding {len(docs)} SciFact abstracts + {len(qs)} queries once (cached in {cache}) ...",
+              flush=True)
+        cache.mkdir(parents=True, exist_ok=True)
+        np.save(qs_f, emb.embed([q["text"] for q in qs]))
+        np.save(docs_f, emb.embed([f"{d['title']} {d['text']}".strip() for d in docs]))
+    return np.load(docs_f), np.load(qs_f)
+
+
+def synthesize(real: np.ndarray, n: int, sigma: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    dim = real.shape[1]
+    out = np.empty((n, dim), dtype=np.float32)
+    m = min(n, real.shape[0])
+    out[:m] = real[:m]
+    for s in range(m, n, 100_000):
+        e = min(n, s + 100_000)
+        i = rng.integers(0, real.shape[0], e - s)
+        j = rng.integers(0, real.shape[0], e - s)
+        a = rng.uniform(0.5, 1.0, (e - s, 1)).astype(np.float32)
+        v = a * real[i] + (1 - a) * real[j]
+        v += (sigma / np.sqrt(dim)) * rng.standard_normal((e - s, dim), dtype=np.float32)
+        out[s:e] = v / np.linalg.norm(v, axis=1, keepdims=True)
+    return out
+
+
+def exact_topk(data: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    best_i = np.zeros((queries.shape[0], 0), dtype=np.int64)
+    best_s = np.zeros((queries.shape[0], 0), dtype=np.float32)
+    for s in range(0, data.shape[0], 100_000):
+        sc = queries @ data[s:s + 100_000].T
+        top = np.argpartition(-sc, min(k, sc.shape[1] - 1), axis=1)[:, :k]
+        cand_i = np.concatenate([best_i, top + s], axis=1)
+        cand_s = np.concatenate([best_s, np.take_along_axis(sc, top, axis=1)], axis=1)
+        order = np.argsort(-cand_s, axis=1)[:, :k]
+        best_i, best_s = np.take_along_axis(cand_i, order, axis=1), np.take_along_axis(cand_s, order, axis=1)
+    return best_i, best_s
+
+
+def timed_search(index: Any, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
+                 ) -> tuple[list[list[int]], np.ndarray]:
+    results, lat = [], np.empty(len(queries))
+    for i, q in enumerate(queries):
+        t = time.perf_counter()
+        hits = index.search(q, k, allowed)
+        lat[i] = time.perf_counter() - t
+        results.append([key for key, _ in hits])
+    return results, lat * 1000
+
+
+def recall(found: list[list[int]], truth: np.ndarray, k: int) -> float:
+    hits = [len(set(f[:k]) & set(t[:k].tolist())) / k for f, t in zip(found, truth, strict=True)]
+    return float(np.mean(hits))
+
+
+def pct(lat: np.ndarray) -> dict[str, float]:
+    p50, p99 = np.percentile(lat, [50, 99])
+    return {"p50_ms": round(float(p50), 3), "p99_ms": round(float(p99), 3)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--queries", type=int, default=1000)
+    ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--configs", default="f16:16:128,i8:16:128,f16:32:128",
+                    help="comma list of dtype:connectivity:expansion_add")
+    ap.add_argument("--ef", default="32,64,128,256", help="expansion_search values to try")
+    ap.add_argument("--noise", type=float, default=0.35)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--exact", action="store_true", help="also time ExactIndex (numpy brute force)")
+    ap.add_argument("--filtered", default="0.01,0.2",
+                    help="allowed-set fractions for filtered search ('' = skip)")
+    ap.add_argument("--reuse", action="store_true",
+                    help="save each built HNSW index under ~/.cache/papersift/bench/ and reuse it next time")
+    ap.add_argument("--embeddings", type=Path)
+    ap.add_argument("--query-embeddings", type=Path)
+    args = ap.parse_args()
+
+    real, qreal = real_embeddings(args)
+    data = synthesize(real, args.n, args.noise, args.seed)
+    queries = np.ascontiguousarray(qreal[: args.queries])
+    keys = np.arange(args.n, dtype=np.int64) + 1_000_000  # not row numbers, to catch key mix-ups
+    print(f"n={args.n} dim={data.shape[1]} queries={len(queries)} k={args.k} noise={args.noise} "
+          f"(real rows: {min(args.n, real.shape[0])})", flush=True)
+    t = time.perf_counter()
+    truth_rows, truth_s = exact_topk(data, queries, args.k)
+    truth = keys[truth_rows]
+    print(f"ground truth in {time.perf_counter() - t:.1f}s; query top-1 cos mean {truth_s[:, 0].mean():.3f}, "
+          f"top-10 cos mean {truth_s[:, -1].mean():.3f}", flush=True)
+    _, real_s = exact_topk(real, queries, args.k)
+    print(f"(real 5,183-doc corpus alone: top-1 cos mean {real_s[:, 0].mean():.3f}, "
+          f"top-10 {real_s[:, -1].mean():.3f})", flush=True)
+    out: dict[str, Any] = {"n": args.n, "queries": len(queries), "k": args.k, "noise": args.noise,
+                           "top1_cos_mean": round(float(truth_s[:, 0].mean()), 4), "configs": []}
+
+    if args.exact:
+        ex = V.ExactIndex(data.shape[1])
+        t = time.perf_counter()
+        ex.add(keys, data)
+        build = time.perf_counter() - t
+        found, lat = timed_search(ex, queries[:200], args.k)
+        row = {"index": "exact", "build_s": round(build, 1), "recall": recall(found, truth[:200], args.k),
+               **pct(lat), "index_mb": round(data.nbytes / 2**20)}
+        print(f"exact      build {build:6.1f}s  recall {row['recall']:.4f}  p50 {row['p50_ms']:.2f} ms  "
+              f"p99 {row['p99_ms']:.2f} ms  ~{row['index_mb']} MB", flush=True)
+        out["configs"].append(row)
+        del ex
+        gc.collect()
+
+    fractions = [float(f) for f in args.filtered.split(",") if f]
+    for cfg in args.configs.split(","):
+        dtype, conn, eadd = cfg.split(":")
+        gc.collect()
+        rss0 = rss_mb()
+        tag = f"hnsw-{args.n}-{cfg.replace(':', '-')}-{args.noise}-{args.seed}"
+        saved, saved_meta = (default_cache_dir() / "bench" / (tag + ext) for ext in (".psvec", ".json"))
+        if args.reuse and saved_meta.is_file():
+            idx = V.USearchIndex.load(saved)
+            build = json.loads(saved_meta.read_text())["build_s"]
+            print(f"{cfg:12s} reusing {saved} (built in {build:.1f}s)", flush=True)
+        else:
+            idx = V.USearchIndex(data.shape[1], dtype=dtype, connectivity=int(conn), expansion_add=int(eadd))
+            t = time.perf_counter()
+            for s in range(0, args.n, 200_000):
+                idx.add(keys[s:s + 200_000], data[s:s + 200_000])
+            build = time.perf_counter() - t
+            if args.reuse:
+                idx.save(saved)
+                saved_meta.write_text(json.dumps({"build_s": build}))
+        mem = idx._index.memory_usage / 2**20
+        print(f"{cfg:12s} build {build:6.1f}s ({args.n / build:,.0f} vec/s)  index memory {mem:,.0f} MB  "
+              f"RSS +{rss_mb() - rss0:,.0f} MB", flush=True)
+        for ef in [int(x) for x in args.ef.split(",")]:
+            idx._index.expansion_search = ef
+            found, lat = timed_search(idx, queries, args.k)
+            row = {"index": "usearch", "dtype": dtype, "connectivity": int(conn), "expansion_add": int(eadd),
+                   "expansion_search": ef, "build_s": round(build, 1), "index_mb": round(mem),
+                   "recall": round(recall(found, truth, args.k), 4), **pct(lat)}
+            out["configs"].append(row)
+            print(f"   ef={ef:<4d} recall@{args.k} {row['recall']:.4f}  p50 {row['p50_ms']:.3f} ms  "
+                  f"p99 {row['p99_ms']:.3f} ms", flush=True)
+        idx._index.expansion_search = V.ANN_EXPANSION_SEARCH
+        rng = np.random.default_rng(args.seed + 1)
+        for frac in fractions:
+            allowed_rows = np.sort(rng.choice(args.n, size=max(1, int(frac * args.n)), replace=False))
+            allowed = keys[allowed_rows]
+            sub_rows, _ = exact_topk(data[allowed_rows], queries[:200], args.k)
+            sub_truth = allowed[sub_rows]
+            found, lat = timed_search(idx, queries[:200], args.k, allowed)
+            r = recall(found, sub_truth, args.k)
+            out["configs"].append({"index": "usearch", "dtype": dtype, "connectivity": int(conn),
+                                   "expansion_search": V.ANN_EXPANSION_SEARCH, "filtered_fraction": frac,
+                                   "recall": round(r, 4), **pct(lat)})
+            print(f"   filtered {frac:>5.0%} ({allowed.size:,} allowed) ef={V.ANN_EXPANSION_SEARCH}: "
+                  f"recall {r:.4f}  p50 {pct(lat)['p50_ms']:.2f} ms  p99 {pct(lat)['p99_ms']:.2f} ms",
+                  flush=True)
+        del idx
+    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(f"peak RSS {out['peak_rss_mb']:,} MB")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"vector_index_{args.n}.json"
+    path.write_text(json.dumps(out, indent=1) + "\n")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
