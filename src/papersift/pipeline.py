@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from queue import Empty
+from queue import Empty, Full
 from typing import Any
 
 from papersift import ingest
@@ -97,14 +97,26 @@ def _batched(records: Iterable[Paper | ParseError],
 
 
 def _parse_worker(path: Path, fmt: str, batch_size: int, queue: mp.Queue) -> None:  # type: ignore[type-arg]
-    """Runs in a child process: parse the file and hand batches to the parent."""
+    """Runs in a child process: parse the file and hand batches to the parent. Exits as soon as
+    the parent is gone (a killed ingest must not leave a parser blocked on a full queue)."""
+    parent = os.getppid()
+
+    def put(item: object) -> None:
+        while True:
+            try:
+                queue.put(item, timeout=1)
+                return
+            except Full:
+                if os.getppid() != parent:
+                    os._exit(0)
+
     try:
         for item in _batched(ingest.read(path, fmt), batch_size):
-            queue.put(item)
+            put(item)
     except BaseException as e:  # an importer bug must end this file, not hang the parent
-        queue.put(([], [ParseError(str(path), "file", f"importer failed: {type(e).__name__}: {e}")]))
+        put(([], [ParseError(str(path), "file", f"importer failed: {type(e).__name__}: {e}")]))
     finally:
-        queue.put(None)
+        put(None)
 
 
 def _parsed_batches(path: Path, fmt: str, batch_size: int) -> Iterator[tuple[list[Paper], list[ParseError]]]:

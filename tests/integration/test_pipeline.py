@@ -94,9 +94,14 @@ def test_killed_ingest_resumes_without_duplicates(tmp_path):
         if db.exists() and _count(data) >= 5000:
             break
     assert proc.poll() is None, "ingest finished before it could be killed; raise n"
+    children = _children(proc.pid)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert 0 < _count(data) < n  # killed part-way
+    deadline = time.time() + 15  # the parser child notices its parent is gone and exits
+    while time.time() < deadline and any(_alive(c) for c in children):
+        time.sleep(0.2)
+    assert not any(_alive(c) for c in children), "a parser process outlived the killed ingest"
     res = cli(data, "ingest", str(src), "--json")
     assert res.exit_code == 0, res.output
     eng = open_engine(Settings(data_dir=data))
@@ -109,6 +114,21 @@ def test_killed_ingest_resumes_without_duplicates(tmp_path):
         assert dupes == 0
     finally:
         eng.close()
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _count(data: Path) -> int:
