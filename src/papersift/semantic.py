@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from papersift.pipeline import Engine
 
 Progress = Callable[[int], None]
 CHECKPOINT_EVERY = 4096
+QUERY_CACHE = 512
 
 
 def paper_text(p: Paper) -> str:
@@ -105,10 +107,24 @@ class SemanticSide:
         self.save(target, None)
         return done
 
-    def search(self, query: str, k: int, allowed: set[int] | None = None) -> list[tuple[int, float]]:
+    def query_vector(self, query: str) -> np.ndarray:
+        """The query's embedding, from a small LRU cache (pagination and repeats are free)."""
+        cache = self.__dict__.setdefault("_qcache", OrderedDict())
+        vec = cache.get(query)
+        if vec is None:
+            vec = self.embedder.embed_query(query)
+            cache[query] = vec
+            if len(cache) > QUERY_CACHE:
+                cache.popitem(last=False)
+        else:
+            cache.move_to_end(query)
+        return vec
+
+    def search(self, query: str, k: int, allowed: set[int] | None = None,
+               vector: np.ndarray | None = None) -> list[tuple[int, float]]:
         if len(self.index) == 0:
             return []
-        qv = self.embedder.embed_query(query)
+        qv = self.query_vector(query) if vector is None else vector
         keys = None if allowed is None else np.fromiter(allowed, dtype=np.int64, count=len(allowed))
         return [(int(key), float(s)) for key, s in self.index.search(qv, k, keys)]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -43,6 +44,16 @@ def semantic_ready(eng: Engine) -> bool:
         return False
 
 
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="papersift-embed")
+    return _POOL
+
+
 def default_mode(eng: Engine) -> str:
     return "hybrid" if semantic_ready(eng) else "lexical"
 
@@ -69,11 +80,15 @@ def ranked(eng: Engine, query: str, mode: str, k: int, filters: Filters | None =
     from papersift.semantic import semantic_side
 
     side = semantic_side(eng)
+    has_words = any(c.isalnum() for c in query)
+    # the query embedding (ONNX Runtime releases the GIL) overlaps with the BM25 search
+    pending = _pool().submit(side.query_vector, query) if has_words else None
     allowed = eng.lexical.filter_pks(filters) if active and filters else None
-    sem = side.search(query, max(k, DEPTH), allowed) if any(c.isalnum() for c in query) else []
+    lex, total = ([], 0) if mode == "semantic" else eng.lexical.search(query, limit=max(k, DEPTH),
+                                                                        filters=filters)
+    sem = side.search(query, max(k, DEPTH), allowed, vector=pending.result()) if pending else []
     if mode == "semantic":
         return sem[:k], len(sem), None
-    lex, total = eng.lexical.search(query, limit=max(k, DEPTH), filters=filters)
     fused = fuse(lex, sem)
     return fused[:k], max(total, len(fused)), None
 
