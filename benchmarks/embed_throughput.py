@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from papersift.index import embed as E
 
-DEFAULT_CORPUS = Path("/work/shared/eval/scifact/corpus.jsonl")
+DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "eval" / "scifact" / "corpus.jsonl"
 RESULTS = Path(__file__).resolve().parent / "results" / "embed_throughput.json"
 
 
@@ -40,6 +40,13 @@ def load_texts(path: Path, n: int) -> list[str]:
             if len(texts) >= n:
                 break
     return texts
+
+
+def load_queries(path: Path, n: int) -> list[str]:
+    if not path.is_file():
+        return []
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line)["text"] for _, line in zip(range(n), fh, strict=False)]
 
 
 def make(variant: str, threads: int) -> E.Embedder:
@@ -67,10 +74,12 @@ def main() -> None:
 
     texts = load_texts(args.corpus, args.n)
     print(f"{len(texts)} abstracts from {args.corpus}; threads={args.threads} batch={args.batch_size} "
-          f"cpus={os.cpu_count()} {platform.processor() or platform.machine()}")
+          f"cpus={os.cpu_count()} {platform.processor() or platform.machine()} load={os.getloadavg()[0]:.2f}")
     results: dict[str, Any] = {"n": len(texts), "threads": args.threads, "batch_size": args.batch_size,
                                "variants": {}}
+    queries = load_queries(args.corpus.with_name("queries.jsonl"), 300)
     vectors: dict[str, np.ndarray] = {}
+    qvectors: dict[str, np.ndarray] = {}
     tokens = None
     for variant in args.variants.split(","):
         try:
@@ -83,20 +92,24 @@ def main() -> None:
         if tokens is None and isinstance(emb, E.OnnxEmbedder):
             tokens = int(emb.token_lengths(texts).sum())
         emb.embed(texts[:8], batch_size=args.batch_size)  # warm-up
-        best = float("inf")
+        best, cpu = float("inf"), 0.0
         for _ in range(max(1, args.repeat)):
-            t0 = time.perf_counter()
+            c0, t0 = os.times(), time.perf_counter()
             vecs = emb.embed(texts, batch_size=args.batch_size)
-            best = min(best, time.perf_counter() - t0)
+            wall, c1 = time.perf_counter() - t0, os.times()
+            if wall < best:
+                best, cpu = wall, (c1.user - c0.user) + (c1.system - c0.system)
         vectors[variant] = vecs
+        if queries:
+            qvectors[variant] = emb.embed(queries, batch_size=args.batch_size)
         rate = len(texts) / best
         row = {"name": emb.name, "docs_per_s": round(rate, 2), "seconds": round(best, 2),
-               "load_s": round(load_s, 2)}
+               "cpu_seconds": round(cpu, 2), "load_s": round(load_s, 2)}
         if tokens:
             row["tokens_per_s"] = round(tokens / best)
         results["variants"][variant] = row
-        print(f"{variant:10s} {rate:8.2f} abstracts/s  ({best:.1f} s, load {load_s:.1f} s)  name={emb.name}",
-              flush=True)
+        print(f"{variant:10s} {rate:8.2f} abstracts/s  ({best:.1f} s wall, {cpu:.1f} s CPU, "
+              f"load {load_s:.1f} s)  name={emb.name}", flush=True)
     ref_name = "torch" if "torch" in vectors else "onnx" if "onnx" in vectors else None
     if ref_name:
         ref = vectors[ref_name]
@@ -106,7 +119,13 @@ def main() -> None:
             cos = (vecs.astype(np.float64) * ref).sum(axis=1)
             results["variants"][variant]["cosine_vs_" + ref_name] = {
                 "min": round(float(cos.min()), 6), "mean": round(float(cos.mean()), 6)}
-            print(f"cosine {variant} vs {ref_name}: min {cos.min():.6f} mean {cos.mean():.6f}")
+            print(f"cosine {variant} vs {ref_name}: min {cos.min():.6f} mean {cos.mean():.6f} (abstracts)")
+            if variant in qvectors and ref_name in qvectors:
+                qcos = (qvectors[variant].astype(np.float64) * qvectors[ref_name]).sum(axis=1)
+                results["variants"][variant]["query_cosine_vs_" + ref_name] = {
+                    "min": round(float(qcos.min()), 6), "mean": round(float(qcos.mean()), 6)}
+                print(f"cosine {variant} vs {ref_name}: min {qcos.min():.6f} mean {qcos.mean():.6f} "
+                      f"({len(queries)} short queries)")
     if tokens:
         print(f"mean tokens/abstract after truncation at 256: {tokens / len(texts):.1f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
