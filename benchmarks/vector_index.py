@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from papersift.index import vectors as V
 from papersift.index.embed import default_cache_dir
 
-SCIFACT = Path("/work/shared/eval/scifact")
+SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "eval" / "scifact"
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -66,9 +66,15 @@ def real_embeddings(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
     return np.load(docs_f), np.load(qs_f)
 
 
-def synthesize(real: np.ndarray, n: int, sigma: float, seed: int) -> np.ndarray:
+def synthesize(real: np.ndarray, n: int, sigma: float, seed: int, kind: str = "cov") -> np.ndarray:
+    """Real rows first, then normalise(a*d_i + (1-a)*d_j + noise); see the module docstring."""
     rng = np.random.default_rng(seed)
     dim = real.shape[1]
+    if kind == "cov":  # noise ~ N(0, C), C = covariance of the real embeddings
+        w, u = np.linalg.eigh(np.cov((real - real.mean(0)).T).astype(np.float64))
+        shape = (u * np.sqrt(np.clip(w, 0, None))).T.astype(np.float32) * sigma
+    else:  # isotropic: N(0, sigma^2 / dim * I)
+        shape = np.eye(dim, dtype=np.float32) * (sigma / np.sqrt(dim))
     out = np.empty((n, dim), dtype=np.float32)
     m = min(n, real.shape[0])
     out[:m] = real[:m]
@@ -78,7 +84,7 @@ def synthesize(real: np.ndarray, n: int, sigma: float, seed: int) -> np.ndarray:
         j = rng.integers(0, real.shape[0], e - s)
         a = rng.uniform(0.5, 1.0, (e - s, 1)).astype(np.float32)
         v = a * real[i] + (1 - a) * real[j]
-        v += (sigma / np.sqrt(dim)) * rng.standard_normal((e - s, dim), dtype=np.float32)
+        v += rng.standard_normal((e - s, dim), dtype=np.float32) @ shape
         out[s:e] = v / np.linalg.norm(v, axis=1, keepdims=True)
     return out
 
@@ -125,7 +131,8 @@ def main() -> None:
     ap.add_argument("--configs", default="f16:16:128,i8:16:128,f16:32:128",
                     help="comma list of dtype:connectivity:expansion_add")
     ap.add_argument("--ef", default="32,64,128,256", help="expansion_search values to try")
-    ap.add_argument("--noise", type=float, default=0.35)
+    ap.add_argument("--noise", type=float, default=0.3)
+    ap.add_argument("--noise-kind", choices=["cov", "iso"], default="cov")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--exact", action="store_true", help="also time ExactIndex (numpy brute force)")
     ap.add_argument("--filtered", default="0.01,0.2",
@@ -137,11 +144,11 @@ def main() -> None:
     args = ap.parse_args()
 
     real, qreal = real_embeddings(args)
-    data = synthesize(real, args.n, args.noise, args.seed)
+    data = synthesize(real, args.n, args.noise, args.seed, args.noise_kind)
     queries = np.ascontiguousarray(qreal[: args.queries])
     keys = np.arange(args.n, dtype=np.int64) + 1_000_000  # not row numbers, to catch key mix-ups
-    print(f"n={args.n} dim={data.shape[1]} queries={len(queries)} k={args.k} noise={args.noise} "
-          f"(real rows: {min(args.n, real.shape[0])})", flush=True)
+    print(f"n={args.n} dim={data.shape[1]} queries={len(queries)} k={args.k} "
+          f"noise={args.noise_kind} {args.noise} (real rows: {min(args.n, real.shape[0])})", flush=True)
     t = time.perf_counter()
     truth_rows, truth_s = exact_topk(data, queries, args.k)
     truth = keys[truth_rows]
@@ -151,6 +158,7 @@ def main() -> None:
     print(f"(real 5,183-doc corpus alone: top-1 cos mean {real_s[:, 0].mean():.3f}, "
           f"top-10 {real_s[:, -1].mean():.3f})", flush=True)
     out: dict[str, Any] = {"n": args.n, "queries": len(queries), "k": args.k, "noise": args.noise,
+                           "noise_kind": args.noise_kind,
                            "top1_cos_mean": round(float(truth_s[:, 0].mean()), 4), "configs": []}
 
     if args.exact:
@@ -172,7 +180,7 @@ def main() -> None:
         dtype, conn, eadd = cfg.split(":")
         gc.collect()
         rss0 = rss_mb()
-        tag = f"hnsw-{args.n}-{cfg.replace(':', '-')}-{args.noise}-{args.seed}"
+        tag = f"hnsw-{args.n}-{cfg.replace(':', '-')}-{args.noise_kind}{args.noise}-{args.seed}"
         saved, saved_meta = (default_cache_dir() / "bench" / (tag + ext) for ext in (".psvec", ".json"))
         if args.reuse and saved_meta.is_file():
             idx = V.USearchIndex.load(saved)
