@@ -28,7 +28,7 @@ from bibtexparser.model import (
 )
 
 from papersift.ingest.base import Record
-from papersift.ingest.common import decode_accents, decode_text, make_date, parse_date, probe, read_all
+from papersift.ingest.common import decode_accents, make_date, parse_date, read_text
 from papersift.models import Paper, ParseError, split_arxiv_id
 
 FORMAT = "bibtex"
@@ -151,8 +151,7 @@ def entry_to_paper(entry: Entry, source: str) -> Record:
 def read(path: Path) -> Iterator[Record]:
     source = str(path)
     try:
-        probe(path)
-        text = decode_text(read_all(path), source)
+        text = read_text(path)
     except ParseError as e:
         yield e
         return

@@ -89,6 +89,12 @@ def read_all(path: Path, limit: int = MAX_WHOLE_FILE) -> bytes:
     return data
 
 
+def read_text(path: Path) -> str:
+    """A whole text file, checked (missing / empty / binary / too big -> ParseError) and decoded."""
+    probe(path)
+    return decode_text(read_all(path), str(path))
+
+
 def decode_text(data: bytes, source: str) -> str:
     """Decode file content: UTF-8; UTF-8 with a few bad bytes replaced (U+FFFD) when the rest is
     clearly UTF-8; otherwise the legacy fallback of `base.decode` (cp1252/latin-1)."""

@@ -21,7 +21,7 @@ from datetime import date
 from pathlib import Path
 
 from papersift.ingest.base import Record
-from papersift.ingest.common import decode_text, make_date, probe, read_all
+from papersift.ingest.common import make_date, read_text
 from papersift.models import Paper, ParseError
 
 FORMAT = "hf-text"
@@ -60,8 +60,7 @@ def is_abstract_like(line: str) -> bool:
 def read(path: Path) -> Iterator[Record]:
     source = str(path)
     try:
-        probe(path)
-        text = decode_text(read_all(path), source)
+        text = read_text(path)
     except ParseError as e:
         yield e
         return
