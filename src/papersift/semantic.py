@@ -94,7 +94,6 @@ class SemanticSide:
         for batch in store.iter_changed(base, batch=CHECKPOINT_EVERY, after_pk=last_pk, max_seq=target):
             vecs = self.embedder.embed([paper_text(p) for p in batch], batch_size=batch_size)
             keys = np.array([p.pk for p in batch], dtype=np.int64)
-            self.index.remove(keys)
             self.index.add(keys, vecs)
             last_pk = int(keys[-1])
             done += len(batch)
