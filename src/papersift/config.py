@@ -9,6 +9,16 @@ from pathlib import Path
 from platformdirs import user_data_dir
 
 
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, not {raw!r}") from None
+
+
 def default_data_dir() -> Path:
     env = os.environ.get("PAPERSIFT_DATA")
     return Path(env) if env else Path(user_data_dir("papersift", appauthor=False))
@@ -28,11 +38,21 @@ class Settings:
     data_dir: Path = field(default_factory=default_data_dir)
     database_url: str | None = None  # default: sqlite file in data_dir; postgresql://... later
     secret_key: str | None = None
-    embedder: str | None = None  # embedding model name; None = default
+    embedder: str | None = None  # embedding model name; None = default (PAPERSIFT_EMBEDDER)
+    # worker (papersift worker): seconds between runs of each job, lease length, loop tick
+    index_every: float = field(default_factory=lambda: _env_float("PAPERSIFT_INDEX_EVERY", 5.0))
+    embed_every: float = field(default_factory=lambda: _env_float("PAPERSIFT_EMBED_EVERY", 60.0))
+    lease_seconds: float = field(default_factory=lambda: _env_float("PAPERSIFT_LEASE_SECONDS", 60.0))
+    worker_tick: float = field(default_factory=lambda: _env_float("PAPERSIFT_WORKER_TICK", 1.0))
+    job_modules: list[str] = field(default_factory=lambda: [
+        m.strip() for m in os.environ.get("PAPERSIFT_JOB_MODULES", "").split(",") if m.strip()])
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser()
         self.database_url = self.database_url or os.environ.get("PAPERSIFT_DATABASE_URL")
+        self.embedder = self.embedder or os.environ.get("PAPERSIFT_EMBEDDER") or None
+        if self.lease_seconds < 1:
+            raise ValueError("lease_seconds must be at least 1")
 
     @property
     def db_url(self) -> str:

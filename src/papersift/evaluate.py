@@ -20,8 +20,8 @@ import ir_measures
 from ir_measures import AP, RR, R, nDCG
 
 from papersift.config import Settings
+from papersift.engine import Engine, open_engine
 from papersift.models import Paper
-from papersift.pipeline import Engine, catch_up, open_engine
 from papersift.search.service import MODES, ranked
 
 MEASURES = {"nDCG@10": nDCG @ 10, "recall@100": R @ 100, "MRR@10": RR @ 10, "MAP@100": AP @ 100}
@@ -77,8 +77,9 @@ class ModeResult:
 
 
 def build_engine(coll: Collection, data_dir: Path, embed: bool,
-                 progress: Progress | None = None) -> Engine:
-    eng = open_engine(Settings(data_dir=data_dir))
+                 progress: Progress | None = None, embedder: str | None = None) -> Engine:
+    """Index the collection in ``data_dir`` (a private data dir: this process owns its indexes)."""
+    eng = open_engine(Settings(data_dir=data_dir, embedder=embedder), "owner", owner="eval", upgrade=True)
     batch: list[Paper] = []
     for p in read_corpus(coll.path):
         batch.append(p)
@@ -87,12 +88,12 @@ def build_engine(coll: Collection, data_dir: Path, embed: bool,
             batch = []
     if batch:
         eng.store.upsert_many(batch, dedup_titles=False)
-    catch_up(eng)
+    eng.catch_up()
     if embed:
-        from papersift.semantic import semantic_side
+        from papersift.index.embed_stage import embed_pending, pending
 
-        side = semantic_side(eng)
-        total = side.pending()
+        embedder = eng.semantic.encoder.embedder()
+        total = pending(eng.db, embedder.name)
         done = 0
 
         def tick(n: int) -> None:
@@ -101,7 +102,8 @@ def build_engine(coll: Collection, data_dir: Path, embed: bool,
             if progress:
                 progress("embed", done, total)
 
-        side.embed_pending(tick)
+        embed_pending(eng.db, embedder, tick)
+        eng.catch_up_vectors(force_save=True)
     return eng
 
 
@@ -149,9 +151,7 @@ def evaluate(path: Path, modes: list[str], split: str = "test", run_file: Path |
         results = [run_mode(eng, coll, m) for m in modes]
         model = None
         if any(m != "lexical" for m in modes):
-            from papersift.semantic import semantic_side
-
-            model = semantic_side(eng).embedder.name
+            model = eng.semantic.model
         docs = eng.store.count()
         eng.close()
     if run_file:

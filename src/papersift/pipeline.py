@@ -1,4 +1,9 @@
-"""ingest -> store -> indexes: the one module that wires them together."""
+"""ingest -> store (-> indexes when this process owns them): reading files into papersift.
+
+Every batch is one store write (store/db.py). When this process is the index owner (engine.py)
+it feeds the lexical index straight from the upserted rows and commits it every COMMIT_EVERY
+papers and at the end of each file; otherwise it writes the store only and the owner indexes.
+"""
 
 from __future__ import annotations
 
@@ -6,78 +11,19 @@ import itertools
 import multiprocessing as mp
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from queue import Empty, Full
 from typing import Any
 
 from papersift import ingest
-from papersift.config import Settings
-from papersift.index.lexical import LexicalIndex
+from papersift.engine import Engine
 from papersift.models import IngestStats, Paper, ParseError
-from papersift.store import SQLStore, open_store
 
 BATCH = 5000
 PARALLEL_PARSE_BYTES = 8 << 20  # files larger than this are parsed in a child process
 COMMIT_EVERY = 200_000  # papers between lexical index commits during a bulk ingest
 Progress = Callable[[int], None]  # called with the number of records just handled
-
-
-@dataclass
-class Engine:
-    """The store and the indexes of one data dir, opened together."""
-
-    settings: Settings
-    store: SQLStore
-    lexical: LexicalIndex
-    _closed: bool = field(default=False, repr=False)
-
-    def close(self) -> None:
-        if not self._closed:
-            self.store.close()
-            self._closed = True
-
-
-def open_engine(settings: Settings, catch_up_index: bool = True) -> Engine:
-    settings.ensure()
-    eng = Engine(settings, open_store(settings.db_url), LexicalIndex(settings.lexical_dir))
-    if catch_up_index:
-        catch_up(eng)
-    return eng
-
-
-def catch_up(eng: Engine, progress: Progress | None = None, commit_every: int = 100_000,
-             commit: bool = True) -> int:
-    """Apply every store change the lexical index has not seen yet. Returns papers indexed.
-
-    With ``commit=False`` the changes are added but left for a later ``lexical.commit`` (bulk
-    ingest commits once per file); a crash before that commit is healed by the next catch-up.
-    """
-    start = eng.lexical.applied_seq
-    target = eng.store.max_seq()
-    if target <= start:
-        if commit and eng.lexical.seq < eng.lexical.applied_seq:
-            eng.lexical.commit(seq=eng.lexical.applied_seq)
-        return 0
-    n = pending = 0
-    for batch in eng.store.iter_changed(start):
-        n += eng.lexical.add(batch)
-        pending += len(batch)
-        if progress:
-            progress(len(batch))
-        if pending >= commit_every:
-            eng.lexical.commit()
-            pending = 0
-    eng.lexical.applied_seq = target
-    if commit:
-        eng.lexical.commit(seq=target)
-    return n
-
-
-def reindex(eng: Engine, progress: Progress | None = None) -> int:
-    """Rebuild the lexical index from the store."""
-    eng.lexical.clear()
-    return catch_up(eng, progress)
 
 
 def _batched(records: Iterable[Paper | ParseError],
@@ -169,7 +115,8 @@ class FileReport:
 
 def ingest_file(eng: Engine, path: Path, fmt: str = "auto", force: bool = False,
                 progress: Progress | None = None, batch_size: int = BATCH) -> FileReport:
-    """Read one file into the store and the index. Unchanged, fully ingested files are skipped."""
+    """Read one file into the store (and the index, as owner). Unchanged, fully ingested files
+    are skipped."""
     stats = IngestStats()
     try:
         digest = eng.store.file_digest(path)
@@ -193,7 +140,8 @@ def ingest_file(eng: Engine, path: Path, fmt: str = "auto", force: bool = False,
         if papers:
             batch_stats = eng.store.upsert_many(papers)
             stats.add(batch_stats)
-            if eng.lexical.applied_seq == batch_stats.seq - 1:  # nobody else wrote: index what we have
+            if eng.is_owner and eng.lexical.applied_seq == batch_stats.seq - 1:
+                # nobody else wrote in between: index the rows we have in hand
                 eng.lexical.add(batch_stats.inserted, replace=False)
                 eng.lexical.add(batch_stats.changed)
                 eng.lexical.applied_seq = batch_stats.seq
@@ -203,12 +151,14 @@ def ingest_file(eng: Engine, path: Path, fmt: str = "auto", force: bool = False,
             stats.errors.extend(errors)
             eng.store.record_errors(errors)
         since_commit += len(papers)
-        catch_up(eng, commit=since_commit >= COMMIT_EVERY)
-        if since_commit >= COMMIT_EVERY:
-            since_commit = 0
+        if eng.is_owner:
+            eng.catch_up(commit=since_commit >= COMMIT_EVERY)
+            if since_commit >= COMMIT_EVERY:
+                since_commit = 0
         if progress:
             progress(len(papers) + len(errors))
-    catch_up(eng)
+    if eng.is_owner:
+        eng.catch_up()
     eng.store.mark_file(path, digest, real_fmt, stats.read, stats.rejected)
     return FileReport(path, real_fmt, stats)
 

@@ -7,12 +7,18 @@ others; it gives BM25 with field boosts, phrase queries, fuzzy terms and numeric
 The index keys documents by the store's integer ``pk`` and stores no text (the store has it), so
 it stays small. ``state.json`` beside it records the last store change (``seq``) the index has
 applied; a crash between a store commit and an index commit is healed by ``catch_up``.
+
+Only the index owner (index/owner.py) opens it ``writable``; every other process opens it
+read-only: it never takes tantivy's writer (whose start-up garbage collection would delete the
+owner's uncommitted segment files) and picks up the owner's commits with ``refresh``.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -23,6 +29,7 @@ import tantivy
 from papersift.fsutil import read_json, write_json_atomic
 from papersift.models import Paper
 
+log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 FIELD_BOOSTS = {"title": 0.7, "abstract": 1.0, "authors": 1.0}  # tuned on SciFact train (see docs)
 # tantivy query syntax characters that a person rarely means; stripped unless quoted phrases
@@ -71,21 +78,52 @@ def clean_query(text: str, max_chars: int = 1000) -> str:
     return " ".join(parts[:64])
 
 
+class ReadOnlyIndex(RuntimeError):
+    """A write was attempted on an index opened read-only (only the index owner writes)."""
+
+
 class LexicalIndex:
     """A tantivy BM25 index over title, abstract and authors, with date/category/author filters."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, writable: bool = True) -> None:
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
-        state = read_json(self.state_path, {})
-        if state.get("schema") != SCHEMA_VERSION and any(self.path.glob("*.managed.json")):
-            self._wipe()
-            state = {}
+        self.writable = writable
         self.schema = build_schema()
-        self.index = tantivy.Index(self.schema, path=str(self.path), reuse=True)
+        self._writer: tantivy.IndexWriter | None = None
+        self._lock = threading.Lock()
+        self.index: tantivy.Index | None = None
+        if writable:
+            self.path.mkdir(parents=True, exist_ok=True)
+            state = read_json(self.state_path, {})
+            if state.get("schema") != SCHEMA_VERSION and any(self.path.glob("*.managed.json")):
+                log.warning("lexical index %s has an old schema: rebuilding it", self.path)
+                self._wipe()
+                state = {}
+            self.index = tantivy.Index(self.schema, path=str(self.path), reuse=True)
+        else:
+            state = read_json(self.state_path, {}) or {}
+            self._open_reader()
         self.seq = int(state.get("seq", 0))  # last store change committed to the index
         self.applied_seq = self.seq  # last store change added (maybe not committed yet)
-        self._writer: tantivy.IndexWriter | None = None
+
+    def _open_reader(self) -> None:
+        if self.index is None and self.path.is_dir() and tantivy.Index.exists(str(self.path)):
+            self.index = tantivy.Index.open(str(self.path))
+
+    def refresh(self) -> None:
+        """Reader: see what the owner has committed since (opens the index once it exists)."""
+        with self._lock:
+            if self.index is None:
+                self._open_reader()
+            else:
+                self.index.reload()
+            state = read_json(self.state_path, {}) or {}
+            self.seq = self.applied_seq = int(state.get("seq", 0))
+
+    def _idx(self) -> tantivy.Index:
+        if self.index is None:
+            raise ReadOnlyIndex("no lexical index yet")
+        return self.index
 
     @property
     def state_path(self) -> Path:
@@ -100,8 +138,10 @@ class LexicalIndex:
 
     # -- writes ---------------------------------------------------------------------------------
     def writer(self) -> tantivy.IndexWriter:
+        if not self.writable:
+            raise ReadOnlyIndex(f"{self.path} is open read-only: only the index owner writes it")
         if self._writer is None:
-            self._writer = self.index.writer(heap_size=256_000_000, num_threads=2)
+            self._writer = self._idx().writer(heap_size=256_000_000, num_threads=2)
         return self._writer
 
     def add(self, papers: Iterable[Paper], replace: bool = True) -> int:
@@ -135,7 +175,7 @@ class LexicalIndex:
         if seq is not None:
             self.seq = self.applied_seq = seq
             write_json_atomic(self.state_path, {"schema": SCHEMA_VERSION, "seq": seq})
-        self.index.reload()
+        self._idx().reload()
 
     def clear(self) -> None:
         w = self.writer()
@@ -144,13 +184,13 @@ class LexicalIndex:
 
     # -- reads ----------------------------------------------------------------------------------
     def __len__(self) -> int:
-        return int(self.index.searcher().num_docs)
+        return int(self.index.searcher().num_docs) if self.index is not None else 0
 
     def _query(self, text: str, filters: Filters | None) -> tantivy.Query | None:
         q = clean_query(text)
         clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
         if q:
-            parsed, _errors = self.index.parse_query_lenient(q, list(FIELD_BOOSTS), field_boosts=FIELD_BOOSTS)
+            parsed, _errors = self._idx().parse_query_lenient(q, list(FIELD_BOOSTS), field_boosts=FIELD_BOOSTS)
             clauses.append((tantivy.Occur.Must, parsed))
         f = filters or Filters()
         if f.since or f.until:
@@ -176,6 +216,8 @@ class LexicalIndex:
     def search(self, text: str, limit: int = 10, offset: int = 0,
                filters: Filters | None = None) -> tuple[list[tuple[int, float]], int]:
         """Return ([(pk, score)], total matches). Free text is sanitised; never raises on input."""
+        if self.index is None:
+            return [], 0
         query = self._query(text, filters)
         if query is None:
             return [], 0
@@ -187,6 +229,8 @@ class LexicalIndex:
 
     def filter_pks(self, filters: Filters, limit: int = 1_000_000) -> set[int]:
         """All pks that pass the filters (used to restrict semantic search)."""
+        if self.index is None:
+            return set()
         query = self._query("", filters)
         if query is None:
             return set()
@@ -195,4 +239,6 @@ class LexicalIndex:
         return {int(v) for v in searcher.fast_field_values("pk", [a for _s, a in result.hits])}
 
     def size_bytes(self) -> int:
+        if not self.path.is_dir():
+            return 0
         return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())

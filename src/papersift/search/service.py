@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 
+from papersift.engine import Engine
 from papersift.index.lexical import Filters
 from papersift.models import Hit
-from papersift.pipeline import Engine
 from papersift.search.fusion import convex, rrf
 
 MODES = ("lexical", "semantic", "hybrid")
@@ -34,24 +36,24 @@ def make_filters(since: date | None = None, until: date | None = None, category:
     return Filters(since=since, until=until, category=category or None, author=author or None)
 
 
-def semantic_ready(eng: Engine) -> bool:
-    """True when a vector index with at least one vector exists for the configured model."""
-    try:
-        from papersift.semantic import semantic_side
+log = logging.getLogger(__name__)
 
-        return len(semantic_side(eng)) > 0
-    except ImportError:
-        return False
+
+def semantic_ready(eng: Engine) -> bool:
+    """True when the vector index of the configured model has vectors (loads no model)."""
+    return eng.semantic_ready()
 
 
 _POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
 
 
 def _pool() -> ThreadPoolExecutor:
     global _POOL
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="papersift-embed")
-    return _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="papersift-embed")
+        return _POOL
 
 
 def default_mode(eng: Engine) -> str:
@@ -77,16 +79,22 @@ def ranked(eng: Engine, query: str, mode: str, k: int, filters: Filters | None =
     if not semantic_ready(eng):
         pairs, total = eng.lexical.search(query, limit=k, filters=filters)
         return pairs, total, "Semantic index is empty (run `papersift embed`); showing lexical results."
-    from papersift.semantic import semantic_side
-
-    side = semantic_side(eng)
+    side = eng.semantic
     has_words = any(c.isalnum() for c in query)
     # the query embedding (ONNX Runtime releases the GIL) overlaps with the BM25 search
     pending = _pool().submit(side.query_vector, query) if has_words else None
     allowed = eng.lexical.filter_pks(filters) if active and filters else None
     lex, total = ([], 0) if mode == "semantic" else eng.lexical.search(query, limit=max(k, DEPTH),
                                                                         filters=filters)
-    sem = side.search(query, max(k, DEPTH), allowed, vector=pending.result()) if pending else []
+    try:
+        vector = pending.result() if pending else None
+    except ImportError as e:
+        if mode == "semantic":
+            pairs, total = eng.lexical.search(query, limit=k, filters=filters)
+        else:
+            pairs = lex[:k]
+        return pairs, total, f"Semantic search is unavailable ({e}); showing lexical results."
+    sem = side.search(query, max(k, DEPTH), allowed, vector=vector) if vector is not None else []
     if mode == "semantic":
         return sem[:k], len(sem), None
     fused = fuse(lex, sem)

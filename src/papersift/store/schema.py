@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
+    Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -129,4 +133,54 @@ login_attempts = Table(
     Column("username", String(40), nullable=False),
     Column("ip", String(64), nullable=False),
     Column("at", DateTime, nullable=False, index=True),
+)
+
+
+# -- change log, embeddings, jobs (migration 0003) -----------------------------------------------
+counters = Table(
+    "counters",
+    metadata,
+    Column("name", String(40), primary_key=True),  # "change": the change log (store/db.py)
+    Column("value", BigInteger, nullable=False),
+)
+
+embeddings = Table(
+    "embeddings",
+    metadata,
+    Column("paper_pk", Integer, ForeignKey("papers.pk", ondelete="CASCADE"), primary_key=True),
+    Column("model", String(200), primary_key=True),
+    Column("paper_seq", BigInteger, nullable=False),  # papers.seq of the text that was embedded
+    Column("text_hash", String(40), nullable=False),  # sha1 of that text: unchanged text is not re-embedded
+    Column("seq", BigInteger, nullable=False),  # change number of this write (vector index catch-up)
+    Column("vector", LargeBinary, nullable=False),  # float32 little-endian, L2-normalised
+    Index("ix_embeddings_model_seq", "model", "seq"),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("name", String(60), primary_key=True),
+    Column("lease_owner", String(200)),  # host:pid:nonce of the process running it, NULL when free
+    Column("lease_expires_at", DateTime),
+    Column("next_run_at", DateTime),
+    Column("last_started_at", DateTime),
+    Column("last_finished_at", DateTime),
+    Column("last_outcome", String(20)),  # ok | failed | interrupted
+    Column("last_duration_s", Float),
+    Column("last_detail", Text),
+    Column("runs", Integer, nullable=False, default=0),
+    Column("failures", Integer, nullable=False, default=0),
+)
+
+job_runs = Table(
+    "job_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job", String(60), nullable=False, index=True),
+    Column("worker", String(200), nullable=False),
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime),
+    Column("outcome", String(20)),
+    Column("duration_s", Float),
+    Column("detail", Text),
 )

@@ -7,16 +7,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query, Request
 
-from papersift import accounts, feeds
+from papersift import accounts
 from papersift.models import Paper, paper_to_dict
+from papersift.rank import daily as feeds
+from papersift.rank.similar import similar
 from papersift.search.service import MODES, make_filters, search
-from papersift.web import auth
-from papersift.web.pages import parse_day as _day
-from papersift.web.pages import similar_pairs
+from papersift.web import deps
+from papersift.web.deps import parse_day as _day
 
 router = APIRouter(prefix="/api/v1", tags=["papersift"])
-
-
 
 
 def paper_json(p: Paper) -> dict[str, Any]:
@@ -28,7 +27,7 @@ def paper_json(p: Paper) -> dict[str, Any]:
 
 
 def _paper(request: Request, paper_id: str) -> Paper:
-    p = request.app.state.engine.store.get(paper_id)
+    p = deps.engine(request).store.get(paper_id)
     if p is None:
         raise HTTPException(404, f"paper {paper_id!r} not found")
     return p
@@ -42,7 +41,7 @@ def api_search(request: Request, q: str = "", limit: int = Query(10, ge=1, le=10
                                          "vectors exist, else lexical")):
     filters = make_filters(_day(since, "since"), _day(until, "until"), category, author)
     try:
-        res = search(request.app.state.fresh(), q, limit=limit, offset=offset, filters=filters, mode=mode)
+        res = search(deps.engine(request), q, limit=limit, offset=offset, filters=filters, mode=mode)
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from None
     return {"query": res.query, "mode": res.mode, "total": res.total, "limit": limit, "offset": offset,
@@ -55,11 +54,11 @@ def api_search(request: Request, q: str = "", limit: int = Query(10, ge=1, le=10
 def api_daily(request: Request, date: str | None = None, week: str | None = None, month: str | None = None,
               sort: str = "trending", submitter: str | None = None, limit: int = Query(50, ge=1, le=100),
               offset: int = Query(0, ge=0)):
-    e = request.app.state.engine
+    e = deps.engine(request)
     try:
         period = feeds.parse_period(date, week, month)
         if period is None and not submitter:
-            latest = feeds.latest_day(e.store.engine)
+            latest = feeds.latest_day(e.db)
             period = feeds.period_of("day", latest) if latest else None
         page = feeds.daily(e.store, period, sort=sort, submitter=submitter, limit=limit, offset=offset)
     except ValueError as exc:
@@ -72,24 +71,24 @@ def api_daily(request: Request, date: str | None = None, week: str | None = None
 
 @router.get("/stats", summary="Corpus statistics")
 def api_stats(request: Request):
-    e = request.app.state.engine
+    e = deps.engine(request)
     return {**e.store.stats(), "indexed": len(e.lexical)}
 
 
 @router.get("/me", summary="Who the API token belongs to")
 def api_me(request: Request):
-    user = auth.require_api_user(request)
+    user = deps.require_api_user(request)
     return {"username": user.username, "is_admin": user.is_admin}
 
 
 @router.post("/submit", summary="Submit a stored paper to the daily feed")
 def api_submit(request: Request, body: Annotated[dict[str, Any], Body(examples=[{"paper": "2401.01234"}])]):
-    user = auth.require_api_user(request)
+    user = deps.require_api_user(request)
     ref = body.get("paper") or body.get("id") or body.get("url")
     if not isinstance(ref, str) or not ref.strip():
         raise HTTPException(400, "send {\"paper\": \"<arXiv id or URL>\"}")
     try:
-        p, new = accounts.submit_paper(request.app.state.engine.store, user, ref)
+        p, new = accounts.submit_paper(deps.engine(request).store, user, ref)
     except accounts.AccountError as exc:
         raise HTTPException(404 if "not in the store" in str(exc) else 400, str(exc)) from None
     return {"submitted": new, "paper": paper_json(p)}
@@ -98,19 +97,14 @@ def api_submit(request: Request, body: Annotated[dict[str, Any], Body(examples=[
 @router.get("/papers/{paper_id:path}/similar", summary="Similar papers")
 def api_similar(request: Request, paper_id: str, k: int = Query(5, ge=1, le=50)):
     p = _paper(request, paper_id)
-    try:
-        from papersift.recommend import similar
-    except ImportError:
-        raise HTTPException(501, "similar papers are not available in this installation") from None
-    pairs = similar_pairs(similar(request.app.state.fresh(), p.id, k=k))
-    return {"id": p.id, "similar": [{**paper_json(x), "score": None if s is None else round(s, 4)}
-                                    for x, s in pairs if x.id != p.id][:k]}
+    pairs = similar(deps.engine(request), p.id, k=k)
+    return {"id": p.id, "similar": [{**paper_json(x), "score": round(s, 4)} for x, s in pairs if x.id != p.id][:k]}
 
 
 def _vote(request: Request, paper_id: str, up: bool):
-    user = auth.require_api_user(request)
+    user = deps.require_api_user(request)
     p = _paper(request, paper_id)
-    voted, count = accounts.set_vote(auth.db(request), user, p, up=up)
+    voted, count = accounts.set_vote(deps.db(request), user, p, up=up)
     return {"id": p.id, "upvotes": count, "upvoted": voted}
 
 

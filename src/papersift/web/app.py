@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import threading
-import time
+import logging
+import os
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -17,31 +17,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from papersift.accounts import secret_key
 from papersift.config import Settings
-from papersift.pipeline import Engine, catch_up, open_engine
-from papersift.web import api, auth, feeds_xml, hf_api, pages
+from papersift.engine import open_engine
+from papersift.index.owner import describe
+from papersift.web import admin, api, auth, feeds_xml, hf_api, pages
 from papersift.web.render import highlight, register_filters
 
 HERE = Path(__file__).parent
-RELOAD_EVERY = 2.0  # seconds between tantivy reader reloads
-
-
-class Fresh:
-    """Reload the lexical index reader at most every RELOAD_EVERY seconds (new papers appear)."""
-
-    def __init__(self, eng: Engine) -> None:
-        self.eng = eng
-        self.last = time.monotonic()
-        self.lock = threading.Lock()
-
-    def __call__(self) -> Engine:
-        t = time.monotonic()
-        if t - self.last >= RELOAD_EVERY and self.lock.acquire(blocking=False):
-            try:
-                self.eng.lexical.index.reload()
-                self.last = t
-            finally:
-                self.lock.release()
-        return self.eng
+log = logging.getLogger(__name__)
 
 
 def is_api(request: Request) -> bool:
@@ -50,10 +32,12 @@ def is_api(request: Request) -> bool:
 
 
 def create_app(settings: Settings) -> FastAPI:
-    eng = open_engine(settings, catch_up_index=False)
-    # another worker or an ingest may hold the index writer (tantivy raises); then it is theirs to do
-    with contextlib.suppress(Exception):
-        catch_up(eng)
+    # Web workers are readers: they never write an index (the worker, or an ingest, owns them)
+    # and see the owner's commits through Engine.refresh (deps.engine) without a restart.
+    eng = open_engine(settings, "reader")
+    log.info("web worker (pid %d) serving %s: %d papers indexed, %s", os.getpid(), settings.data_dir,
+             len(eng.lexical), "owner: " + describe(eng.lock.owner()))
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):
         yield
@@ -69,7 +53,6 @@ def create_app(settings: Settings) -> FastAPI:
     templates = Jinja2Templates(env=env)
     app.state.settings = settings
     app.state.engine = eng
-    app.state.fresh = Fresh(eng)
     app.state.templates = templates
     app.state.secret = secret_key(settings.data_dir, settings.secret_key)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
@@ -107,10 +90,14 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(api.router)
     app.include_router(feeds_xml.router)
     app.include_router(auth.router)
+    app.include_router(admin.router)
     app.include_router(pages.router)
     return app
 
 
 def app_from_env() -> FastAPI:
     """Entry point for uvicorn workers: settings from the environment (PAPERSIFT_DATA)."""
+    from papersift import log as logsetup
+
+    logsetup.setup(default="INFO")
     return create_app(Settings())

@@ -1,110 +1,24 @@
-"""Sign-up, login, logout, account page with API tokens; session, CSRF and API-auth helpers."""
+"""Sign-up, login, logout, and the account page with API tokens (routes only; see deps.py)."""
 
 from __future__ import annotations
 
-import secrets
-from typing import Any
-
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
-from itsdangerous import BadSignature, URLSafeSerializer
 
 from papersift import accounts
-from papersift.accounts import AccountError, RateLimited, Session, User
+from papersift.accounts import AccountError, RateLimited, User
+from papersift.web.deps import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    check_csrf,
+    client_ip,
+    current_user,
+    db,
+    safe_next,
+)
 from papersift.web.render import render
 
-SESSION_COOKIE = "papersift_session"
-CSRF_COOKIE = "papersift_csrf"  # anonymous forms (login, sign-up): signed double-submit token
 router = APIRouter(include_in_schema=False)
-
-
-def db(request: Request):
-    return request.app.state.engine.store.engine
-
-
-def current(request: Request) -> Session | None:
-    if not hasattr(request.state, "session"):
-        request.state.session = accounts.get_session(db(request), request.cookies.get(SESSION_COOKIE))
-    return request.state.session
-
-
-def current_user(request: Request) -> User | None:
-    s = current(request)
-    return s.user if s else None
-
-
-def _signer(request: Request) -> URLSafeSerializer:
-    return URLSafeSerializer(request.app.state.secret, salt="papersift-anon-csrf")
-
-
-def csrf_token(request: Request) -> str:
-    """The CSRF token for forms on this page: the session's, or an anonymous signed one."""
-    s = current(request)
-    if s:
-        return s.csrf_token
-    if getattr(request.state, "anon_csrf", None):
-        return request.state.anon_csrf
-    try:
-        raw = _signer(request).loads(request.cookies.get(CSRF_COOKIE) or "")
-    except BadSignature:
-        raw = None
-    if not isinstance(raw, str) or len(raw) < 20:
-        raw = secrets.token_urlsafe(32)
-        request.state.new_anon_csrf = True
-    request.state.anon_csrf = raw
-    return raw
-
-
-def attach_csrf_cookie(request: Request, response: Any) -> None:
-    if getattr(request.state, "new_anon_csrf", False):
-        response.set_cookie(CSRF_COOKIE, _signer(request).dumps(request.state.anon_csrf), httponly=True,
-                            samesite="lax", secure=request.url.scheme == "https", path="/")
-
-
-def check_csrf(request: Request, token: str | None) -> None:
-    """Refuse (403) a POST whose form token does not match the session's (or anonymous) token."""
-    s = current(request)
-    if s:
-        ok = accounts.same(token, s.csrf_token)
-    else:
-        try:
-            raw = _signer(request).loads(request.cookies.get(CSRF_COOKIE) or "")
-        except BadSignature:
-            raw = None
-        ok = isinstance(raw, str) and accounts.same(token, raw)
-    if not ok:
-        raise HTTPException(403, "The form's security token is missing or stale. Reload the page and "
-                                 "try again.")
-
-
-def api_user(request: Request) -> User | None:
-    """The caller of an API write: a Bearer API token, or a session cookie plus X-CSRF-Token."""
-    authz = request.headers.get("authorization", "")
-    if authz.lower().startswith("bearer "):
-        return accounts.user_for_api_token(db(request), authz[7:].strip())
-    s = current(request)
-    if s and accounts.same(request.headers.get("x-csrf-token"), s.csrf_token):
-        return s.user
-    return None
-
-
-def require_api_user(request: Request) -> User:
-    user = api_user(request)
-    if user is None:
-        raise HTTPException(401, "authentication required: send 'Authorization: Bearer <API token>'",
-                            headers={"WWW-Authenticate": "Bearer"})
-    return user
-
-
-def safe_next(target: str | None) -> str:
-    t = (target or "/").strip()
-    if not t.startswith("/") or t.startswith("//") or "\\" in t or any(ord(c) < 32 for c in t):
-        return "/"
-    return t
-
-
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def _login_response(request: Request, user: User, target: str) -> RedirectResponse:

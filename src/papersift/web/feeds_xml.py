@@ -8,11 +8,12 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 
-from papersift import feeds
 from papersift.models import Paper
+from papersift.rank import daily as feeds
+from papersift.rank.trending import as_datetime
 from papersift.search.service import make_filters, search
-from papersift.trending import as_datetime
-from papersift.web.pages import parse_day as _day
+from papersift.web import deps
+from papersift.web.deps import parse_day as _day
 
 router = APIRouter(include_in_schema=False)
 ATOM = "http://www.w3.org/2005/Atom"
@@ -70,11 +71,11 @@ def atom(request: Request, title: str, self_path: str, items: list[Paper]) -> Re
 @router.get("/feeds/daily.xml")
 def daily_atom(request: Request, date: str | None = None, week: str | None = None, month: str | None = None,
                sort: str = "trending"):
-    e = request.app.state.fresh()
+    e = deps.engine(request)
     try:
         period = feeds.parse_period(date, week, month)
         if period is None:
-            latest = feeds.latest_day(e.store.engine)
+            latest = feeds.latest_day(e.db)
             period = feeds.period_of("day", latest) if latest else None
         page = feeds.daily(e.store, period, sort=sort, limit=MAX_ITEMS)
     except ValueError as exc:
@@ -89,7 +90,7 @@ def search_atom(request: Request, q: str = "", category: str = "", author: str =
                 until: str = "", mode: str = "", limit: int = Query(MAX_ITEMS, ge=1, le=100)):
     filters = make_filters(_day(since, "since"), _day(until, "until"), category.strip(), author.strip())
     try:
-        res = search(request.app.state.fresh(), q, limit=limit, filters=filters, mode=mode or None)
+        res = search(deps.engine(request), q, limit=limit, filters=filters, mode=mode or None)
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from None
     from urllib.parse import urlencode

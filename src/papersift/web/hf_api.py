@@ -9,10 +9,11 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
-from papersift import feeds
 from papersift.models import Paper
+from papersift.rank import daily as feeds
+from papersift.rank.trending import as_datetime
 from papersift.search.service import search
-from papersift.trending import as_datetime
+from papersift.web import deps
 
 router = APIRouter(tags=["Hugging Face–compatible"])
 
@@ -76,7 +77,7 @@ def hf_entry(p: Paper) -> dict[str, Any]:
 
 @router.get("/api/papers/search", summary="Search papers (Hub: list_papers)")
 def papers_search(request: Request, q: str = "", limit: int = Query(50, ge=1, le=120)):
-    e = request.app.state.fresh()
+    e = deps.engine(request)
     if not q.strip():
         page = feeds.daily(e.store, None, "publishedAt", limit=limit)
         return [hf_entry(p) for p in page.papers]
@@ -88,11 +89,11 @@ def papers_search(request: Request, q: str = "", limit: int = Query(50, ge=1, le
 def daily_papers(request: Request, date: str | None = None, week: str | None = None,
                  month: str | None = None, submitter: str | None = None, sort: str = "publishedAt",
                  p: int = Query(0, ge=0, le=100_000), limit: int = Query(50, ge=1, le=100)):
-    e = request.app.state.fresh()
+    e = deps.engine(request)
     try:
         period = feeds.parse_period(date, week, month)
         if period is None and not submitter:
-            latest = feeds.latest_day(e.store.engine)
+            latest = feeds.latest_day(e.db)
             period = feeds.period_of("day", latest) if latest else None
         page = feeds.daily(e.store, period, sort=sort, submitter=submitter, limit=limit, offset=p * limit)
     except ValueError as exc:
@@ -102,7 +103,7 @@ def daily_papers(request: Request, date: str | None = None, week: str | None = N
 
 @router.get("/api/papers/{paper_id:path}", summary="One paper (Hub: paper_info)")
 def paper_info(request: Request, paper_id: str):
-    p = request.app.state.engine.store.get(paper_id)
+    p = deps.engine(request).store.get(paper_id)
     if p is None:
         raise HTTPException(404, f"Paper {paper_id!r} not found")
     return hf_paper(p)

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 
-from papersift import accounts, feeds
+from papersift import accounts
+from papersift.engine import Engine
 from papersift.index.lexical import Filters
 from papersift.models import Paper
+from papersift.rank import daily as feeds
+from papersift.rank.similar import similar
 from papersift.search.service import MODES, make_filters, search
-from papersift.web import auth
+from papersift.web import deps
 from papersift.web.render import paper_markdown, render
 
+log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 25
 
 
-def eng(request: Request):
-    return request.app.state.fresh()
+def eng(request: Request) -> Engine:
+    return deps.engine(request)
 
 
 def error_page(request: Request, status: int, message: str, headers: dict[str, str] | None = None):
@@ -29,24 +34,16 @@ def error_page(request: Request, status: int, message: str, headers: dict[str, s
                                           "message": message}, status=status, headers=headers)
 
 
-def _similar(e, paper: Paper, k: int = 5) -> list[Paper]:
+def _similar(e: Engine, paper: Paper, k: int = 5) -> list[Paper]:
     try:
-        from papersift.recommend import similar  # written elsewhere; optional
-    except ImportError:
+        return [p for p, _score in similar(e, paper.id, k=k) if p.id != paper.id][:k]
+    except Exception:  # a failing recommender must not break the paper page; it is logged
+        log.exception("similar papers for %s failed", paper.id)
         return []
-    try:
-        return [p for p, _score in similar_pairs(similar(e, paper.id, k=k)) if p.id != paper.id][:k]
-    except Exception:  # a failing recommender must not break the paper page
-        return []
-
-
-def similar_pairs(items) -> list[tuple[Paper, float | None]]:
-    """recommend.similar returns (Paper, score) pairs; accept bare Papers too."""
-    return [(x[0], float(x[1])) if isinstance(x, tuple) else (x, None) for x in items]
 
 
 def _voted(request: Request, items: list[Paper]) -> set[int]:
-    return accounts.voted_pks(auth.db(request), auth.current_user(request),
+    return accounts.voted_pks(deps.db(request), deps.current_user(request),
                               [p.pk for p in items if p.pk is not None])
 
 
@@ -57,7 +54,7 @@ def daily_page(request: Request, date: str | None = None, week: str | None = Non
                month: str | None = None, sort: str = "trending", page: int = Query(1, ge=1, le=10_000),
                view: str | None = None):
     e = eng(request)
-    sa = e.store.engine
+    sa = e.db
     if sort not in feeds.SORTS:
         sort = "trending"
     try:
@@ -89,20 +86,11 @@ def daily_page(request: Request, date: str | None = None, week: str | None = Non
 
 
 # -- search --------------------------------------------------------------------------------------
-def parse_day(value: str | None, name: str) -> date | None:
-    """An ISO date query parameter, or a 400 that says what was wrong."""
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise HTTPException(400, f"{name} must be a date like 2024-05-31") from None
-
-
 @router.get("/search")
 def search_page(request: Request, q: str = "", category: str = "", author: str = "", since: str = "",
                 until: str = "", mode: str = "", page: int = Query(1, ge=1, le=1000)):
-    filters = make_filters(parse_day(since, "since"), parse_day(until, "until"), category.strip(), author.strip())
+    filters = make_filters(deps.parse_day(since, "since"), deps.parse_day(until, "until"), category.strip(),
+                           author.strip())
     params = {"q": q, "category": category, "author": author, "since": since, "until": until,
               "mode": mode}
     res, error = None, None
@@ -133,8 +121,8 @@ def paper_page(request: Request, paper_id: str):
         raise HTTPException(404, f"No paper with id {key!r} is in this papersift.")
     if as_md:
         return PlainTextResponse(paper_markdown(p, str(request.base_url)), media_type="text/markdown")
-    user = auth.current_user(request)
-    return render(request, "paper.html", {"p": p, "voted": accounts.has_voted(auth.db(request), user, p),
+    user = deps.current_user(request)
+    return render(request, "paper.html", {"p": p, "voted": accounts.has_voted(deps.db(request), user, p),
                                           "similar": _similar(e, p), "daily": feeds.daily_date(p)})
 
 
@@ -152,7 +140,7 @@ def author_page(request: Request, name: str, page: int = Query(1, ge=1, le=1000)
 
 @router.get("/users/{username}")
 def submitter_page(request: Request, username: str, page: int = Query(1, ge=1, le=1000)):
-    user = accounts.get_user(auth.db(request), username)
+    user = accounts.get_user(deps.db(request), username)
     if user is None:
         raise HTTPException(404, f"No user named {username!r}.")
     res = feeds.by_submitter(eng(request).store, user.username, limit=PAGE_SIZE,
@@ -170,8 +158,8 @@ def _wants_json(request: Request) -> bool:
 @router.post("/vote")
 def vote(request: Request, paper_id: str = Form(...), action: str = Form("up"), csrf_token: str = Form(""),
          next: str = Form("/")):
-    auth.check_csrf(request, csrf_token)
-    user = auth.current_user(request)
+    deps.check_csrf(request, csrf_token)
+    user = deps.current_user(request)
     if user is None:
         if _wants_json(request):
             return JSONResponse({"error": "log in to upvote"}, status_code=401)
@@ -179,23 +167,23 @@ def vote(request: Request, paper_id: str = Form(...), action: str = Form("up"), 
     p = eng(request).store.get(paper_id)
     if p is None:
         raise HTTPException(404, f"No paper with id {paper_id!r}.")
-    voted, count = accounts.set_vote(auth.db(request), user, p, up=action != "down")
+    voted, count = accounts.set_vote(deps.db(request), user, p, up=action != "down")
     if _wants_json(request):
         return {"id": p.id, "upvotes": count, "upvoted": voted}
-    return RedirectResponse(auth.safe_next(next), status_code=303)
+    return RedirectResponse(deps.safe_next(next), status_code=303)
 
 
 @router.get("/submit")
 def submit_form(request: Request, paper: str = ""):
-    if auth.current_user(request) is None:
+    if deps.current_user(request) is None:
         return RedirectResponse("/login?next=/submit", status_code=303)
     return render(request, "submit.html", {"ref": paper, "error": None, "done": None})
 
 
 @router.post("/submit")
 def submit(request: Request, paper: str = Form(""), csrf_token: str = Form("")):
-    auth.check_csrf(request, csrf_token)
-    user = auth.current_user(request)
+    deps.check_csrf(request, csrf_token)
+    user = deps.current_user(request)
     if user is None:
         raise HTTPException(401, "Log in to submit papers.")
     try:
@@ -210,4 +198,4 @@ def about(request: Request):
     e = eng(request)
     stats = e.store.stats()
     stats["indexed"] = len(e.lexical)
-    return render(request, "about.html", {"stats": stats, "latest": feeds.latest_day(e.store.engine)})
+    return render(request, "about.html", {"stats": stats, "latest": feeds.latest_day(e.db)})

@@ -11,9 +11,10 @@ from fastapi import Request
 from jinja2 import Environment
 from markupsafe import Markup, escape
 
-from papersift.feeds import daily_date
 from papersift.index.lexical import clean_query
 from papersift.models import Paper
+from papersift.rank.daily import daily_date
+from papersift.web import deps
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 STOP = {"a", "an", "and", "the", "of", "in", "on", "for", "to", "is", "or", "with", "by", "at"}
@@ -73,14 +74,12 @@ def qs(base: dict[str, Any] | None = None, **changes: Any) -> str:
 
 def render(request: Request, template: str, ctx: dict[str, Any] | None = None, status: int = 200,
            headers: dict[str, str] | None = None):
-    from papersift.web import auth  # circular at import time
-
-    sess = auth.current(request)
-    context = {"user": sess.user if sess else None, "csrf_token": auth.csrf_token(request),
+    sess = deps.current(request)
+    context = {"user": sess.user if sess else None, "csrf_token": deps.csrf_token(request),
                "path": request.url.path, **(ctx or {})}
     resp = request.app.state.templates.TemplateResponse(request, template, context, status_code=status,
                                                         headers=headers)
-    auth.attach_csrf_cookie(request, resp)
+    deps.attach_csrf_cookie(request, resp)
     return resp
 
 

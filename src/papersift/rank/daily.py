@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Date, and_, cast, func, select
-from sqlalchemy.engine import Engine as SAEngine
-
-from papersift import trending
 from papersift.models import Paper
-from papersift.store.schema import papers
+from papersift.rank import trending
+from papersift.store import SQLStore
+from papersift.store import feeds as sql
+from papersift.store.db import Database
 
 SORTS = ("trending", "publishedAt")
 WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
@@ -104,55 +103,21 @@ def parse_period(date_s: str | None = None, week: str | None = None, month: str 
     return None
 
 
-# -- SQL -----------------------------------------------------------------------------------------
-def _sqlite(engine: SAEngine) -> bool:
-    return engine.dialect.name == "sqlite"
+def latest_day(db: Database) -> date | None:
+    return sql.latest_day(db)
 
 
-def day_expr(engine: SAEngine) -> Any:
-    """SQL for the daily date (an ISO string on SQLite, a DATE elsewhere)."""
-    if _sqlite(engine):
-        return func.coalesce(func.date(papers.c.submitted_on_daily_at), papers.c.published,
-                             func.date(papers.c.first_seen))
-    return func.coalesce(cast(papers.c.submitted_on_daily_at, Date), papers.c.published,
-                         cast(papers.c.first_seen, Date))
+def day_before(db: Database, d: date) -> date | None:
+    return sql.day_before(db, d)
 
 
-def _bind(engine: SAEngine, d: date) -> Any:
-    return d.isoformat() if _sqlite(engine) else d
+def day_after(db: Database, d: date) -> date | None:
+    return sql.day_after(db, d)
 
 
-def _as_date(v: Any) -> date | None:
-    if v is None:
-        return None
-    if isinstance(v, datetime):
-        return v.date()
-    if isinstance(v, date):
-        return v
-    return date.fromisoformat(str(v)[:10])
-
-
-def latest_day(engine: SAEngine) -> date | None:
-    with engine.connect() as conn:
-        return _as_date(conn.execute(select(func.max(day_expr(engine)))).scalar())
-
-
-def day_before(engine: SAEngine, d: date) -> date | None:
-    """The latest day with papers strictly before ``d``."""
-    e = day_expr(engine)
-    with engine.connect() as conn:
-        return _as_date(conn.execute(select(func.max(e)).where(e < _bind(engine, d))).scalar())
-
-
-def day_after(engine: SAEngine, d: date) -> date | None:
-    e = day_expr(engine)
-    with engine.connect() as conn:
-        return _as_date(conn.execute(select(func.min(e)).where(e > _bind(engine, d))).scalar())
-
-
-def nearest_day(engine: SAEngine, d: date) -> date | None:
+def nearest_day(db: Database, d: date) -> date | None:
     """The day with papers closest to ``d`` (earlier wins a tie)."""
-    before, after = day_before(engine, d), day_after(engine, d)
+    before, after = day_before(db, d), day_after(db, d)
     if before and after:
         return before if (d - before) <= (after - d) else after
     return before or after
@@ -165,22 +130,7 @@ class DailyPage:
     period: Period | None
 
 
-def _candidates(engine: SAEngine, period: Period | None, submitter: str | None) -> list[Any]:
-    e = day_expr(engine)
-    conds = []
-    if period is not None:
-        conds += [e >= _bind(engine, period.start), e <= _bind(engine, period.end)]
-    if submitter:
-        conds.append(papers.c.submitted_by == submitter.strip().lower())
-    q = select(papers.c.pk, papers.c.id, papers.c.upvotes, papers.c.submitted_on_daily_at,
-               papers.c.published, papers.c.first_seen)
-    if conds:
-        q = q.where(and_(*conds))
-    with engine.connect() as conn:
-        return conn.execute(q).all()
-
-
-def daily(store, period: Period | None, sort: str = "trending", submitter: str | None = None,
+def daily(store: SQLStore, period: Period | None, sort: str = "trending", submitter: str | None = None,
           limit: int = 50, offset: int = 0, now: datetime | None = None) -> DailyPage:
     """Papers whose daily date falls in ``period`` (all papers when None), sorted and paged.
 
@@ -190,7 +140,8 @@ def daily(store, period: Period | None, sort: str = "trending", submitter: str |
     if sort not in SORTS:
         raise ValueError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
     now = now or trending.as_datetime(datetime.now().astimezone())
-    rows = _candidates(store.engine, period, submitter)
+    rows = sql.candidates(store.db, period.start if period else None, period.end if period else None,
+                          submitter.strip().lower() if submitter else None)
 
     def when(r: Any) -> datetime | None:
         return trending.as_datetime(r.submitted_on_daily_at or r.published or r.first_seen)
@@ -205,5 +156,5 @@ def daily(store, period: Period | None, sort: str = "trending", submitter: str |
     return DailyPage([got[r.pk] for r in page if r.pk in got], len(rows), period)
 
 
-def by_submitter(store, username: str, limit: int = 50, offset: int = 0) -> DailyPage:
+def by_submitter(store: SQLStore, username: str, limit: int = 50, offset: int = 0) -> DailyPage:
     return daily(store, None, "publishedAt", submitter=username, limit=limit, offset=offset)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from datetime import date
 
+from papersift.engine import Engine
 from papersift.models import Paper
-from papersift.pipeline import Engine
 
 RECENCY_HALF_LIFE_DAYS = 365.0
 
@@ -34,9 +34,9 @@ def similar(eng: Engine, paper_id: str, k: int = 5, recency: float = 0.0,
     k = max(1, min(k, 100))
     want = k * 3 + 10
     if semantic_ready(eng):
-        from papersift.semantic import paper_text, semantic_side
+        from papersift.index.semantic import paper_text
 
-        pairs = semantic_side(eng).search(paper_text(paper), want)
+        pairs = eng.semantic.search(paper_text(paper), want)
     else:
         pairs, _ = eng.lexical.search(f"{paper.title} {paper.title} {paper.abstract[:300]}", limit=want)
         top = max((s for _pk, s in pairs), default=1.0) or 1.0

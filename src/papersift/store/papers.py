@@ -1,4 +1,8 @@
-"""SQLAlchemy Core implementation of the Store (SQLite by default; PostgreSQL through the same code)."""
+"""Papers: batched upsert with dedup, reads, the ingest log. SQLite by default; PostgreSQL by URL.
+
+Every write runs in ``Database.write()`` and stamps the rows it changes with a change number
+taken inside that transaction (store/db.py), so the indexes can follow the log.
+"""
 
 from __future__ import annotations
 
@@ -10,47 +14,21 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import bindparam, create_engine, event, func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from papersift.models import IngestStats, Paper, ParseError, split_arxiv_id
-from papersift.store.schema import ingest_errors, ingest_files, meta, paper_aliases, papers
+from papersift.store import dialect
+from papersift.store.db import Database, next_change
+from papersift.store.schema import ingest_errors, ingest_files, paper_aliases, papers
 
-MIGRATIONS = Path(__file__).parent / "migrations"
 LOOKUP_CHUNK = 900  # stay under SQLite's bound-parameter limit on old builds
 MIN_TITLE_WORDS = 3  # titles shorter than this are too generic to dedup on
+SQLITE_MAX_BINDS = 30_000  # SQLite >= 3.32 allows 32,766 bound parameters per statement
 
 
 def now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-def make_engine(url: str) -> Engine:
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.close()
-
-        return engine
-    return create_engine(url, pool_pre_ping=True)
-
-
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest Alembic revision."""
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
 
 
 PAPER_COLUMNS = ("id", "arxiv_id", "doi", "title", "abstract", "authors", "categories", "published", "updated",
@@ -126,25 +104,23 @@ def merge(row: dict[str, Any], p: Paper) -> tuple[bool, bool]:
 
 
 class SQLStore:
-    """Papers and everything else papersift keeps, in one SQL database."""
+    """Papers and the ingest log in one SQL database (``db``); other tables have their own
+    modules in store/ that take ``store.db``. The schema must be current (``Database.upgrade``)."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.engine = make_engine(url)
-        migrate(self.engine)
+    def __init__(self, db: Database | str, check_schema: bool = True) -> None:
+        self.db = db if isinstance(db, Database) else Database(db)
+        self.url = self.db.url
+        if check_schema:
+            self.db.check_schema()
+
+    @property
+    def engine(self) -> Engine:
+        return self.db.engine
 
     def close(self) -> None:
-        self.engine.dispose()
+        self.db.close()
 
     # -- writes ---------------------------------------------------------------------------------
-    def _next_seq(self, conn: Connection) -> int:
-        cur = conn.execute(select(meta.c.value).where(meta.c.key == "seq")).scalar()
-        seq = int(cur or 0) + 1
-        if cur is None:
-            conn.execute(meta.insert().values(key="seq", value=str(seq)))
-        else:
-            conn.execute(meta.update().where(meta.c.key == "seq").values(value=str(seq)))
-        return seq
 
     def _prefetch(self, conn: Connection, batch: list[Paper], dedup_titles: bool) -> list[dict[str, Any]]:
         ids = {p.id for p in batch} | {p.arxiv_id for p in batch if p.arxiv_id}
@@ -175,8 +151,8 @@ class SQLStore:
         stats = IngestStats(read=len(batch))
         if not batch:
             return stats
-        with self.engine.begin() as conn:
-            seq = self._next_seq(conn)
+        with self.db.write() as conn:
+            seq = next_change(conn)
             rows = self._prefetch(conn, batch, dedup_titles)
             by_id: dict[str, dict[str, Any]] = {}
             by_doi: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -220,8 +196,7 @@ class SQLStore:
                 else:
                     stats.duplicate += 1
             if inserts:
-                self._insert_rows(conn, inserts)
-                ids = dict(conn.execute(select(papers.c.id, papers.c.pk).where(papers.c.seq == seq)).all())
+                ids = self._insert_rows(conn, inserts)
                 for r in inserts:
                     r["pk"] = ids[r["id"]]
                 aliases = [{"alias": a, "pk": r["pk"]} for r in inserts for a in r.get("_new_aliases", ())]
@@ -243,27 +218,35 @@ class SQLStore:
         stats.changed = [row_to_paper_dict(r) for r in dirty.values()]
         return stats
 
-    def _insert_rows(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        """Bulk insert. On SQLite, straight to the driver (5x faster than compiling 5,000 binds);
-        values are stored exactly as SQLAlchemy's JSON/Date/DateTime types store and read them."""
+    def _insert_rows(self, conn: Connection, rows: list[dict[str, Any]]) -> dict[str, int]:
+        """Bulk insert; returns {id: pk} from ``RETURNING``. On SQLite, multi-row ``VALUES`` straight
+        to the driver (5x faster than compiling 5,000 binds); values are stored exactly as
+        SQLAlchemy's JSON/Date/DateTime types store and read them."""
         clean = [{k: v for k, v in r.items() if not k.startswith("_") and k != "pk"} for r in rows]
-        if self.engine.dialect.name != "sqlite":
-            conn.execute(papers.insert(), clean)
-            return
+        if not self.db.is_sqlite:
+            got = conn.execute(papers.insert().returning(papers.c.id, papers.c.pk, sort_by_parameter_order=True),
+                               clean)
+            return {str(i): int(pk) for i, pk in got}
         cols = list(clean[0])
-        sql = f"INSERT INTO papers ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
         conv = [_SQLITE_CONVERT.get(c) for c in cols]
         stamps: dict[Any, str] = {}  # a batch shares one first_seen: format it once
-        params = []
+        params: list[Any] = []
         for r in clean:
-            row = []
             for c, f in zip(cols, conv, strict=True):
                 v = r[c]
                 if f is not None and v is not None:
                     v = (stamps.get(v) or stamps.setdefault(v, f(v))) if c == "first_seen" else f(v)
-                row.append(v)
-            params.append(tuple(row))
-        conn.exec_driver_sql(sql, params)
+                params.append(v)
+        per = max(1, SQLITE_MAX_BINDS // len(cols))
+        width = len(cols)
+        one = "(" + ", ".join("?" * width) + ")"
+        ids: dict[str, int] = {}
+        for start in range(0, len(clean), per):
+            n = min(per, len(clean) - start)
+            sql = (f"INSERT INTO papers ({', '.join(cols)}) VALUES {', '.join([one] * n)} RETURNING id, pk")
+            chunk = tuple(params[start * width:(start + n) * width])
+            ids.update((str(i), int(pk)) for i, pk in conn.exec_driver_sql(sql, chunk))
+        return ids
 
     @staticmethod
     def _match(p: Paper, by_id: dict[str, dict[str, Any]], by_doi: dict[str, list[dict[str, Any]]],
@@ -289,7 +272,7 @@ class SQLStore:
         rows = [{"source": e.source, "location": e.location, "reason": e.reason[:2000], "at": now()}
                 for e in errors]
         if rows:
-            with self.engine.begin() as conn:
+            with self.db.write() as conn:
                 conn.execute(ingest_errors.insert(), rows)
 
     # -- ingest log -----------------------------------------------------------------------------
@@ -309,10 +292,9 @@ class SQLStore:
     def mark_file(self, path: Path, digest: str, fmt: str, records: int, rejected: int) -> None:
         values = {"sha256": digest, "size": path.stat().st_size, "format": fmt, "records": records,
                   "rejected": rejected, "complete": True, "finished_at": now()}
-        with self.engine.begin() as conn:
-            done = conn.execute(update(ingest_files).where(ingest_files.c.path == str(path)).values(values))
-            if not done.rowcount:
-                conn.execute(ingest_files.insert().values(path=str(path), **values))
+        with self.db.write() as conn:
+            conn.execute(dialect.upsert(self.db.dialect, ingest_files, ["path"], list(values)),
+                         {"path": str(path), **values})
 
     # -- reads ----------------------------------------------------------------------------------
     def get(self, paper_id: str) -> Paper | None:

@@ -1,0 +1,48 @@
+"""papersift db upgrade / status: schema migrations, run once under a lock."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from papersift.cli.common import app, out, state
+
+db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def upgrade() -> None:
+    """Create or migrate the database schema to this papersift's version (safe to run anytime)."""
+    from papersift.store import Database
+    from papersift.store.db import head_revision
+
+    state.settings.ensure()
+    db = Database(state.settings.db_url)
+    try:
+        ran = db.upgrade()
+    finally:
+        db.close()
+    out.print(f"database {db.safe_url}: {'migrated to' if ran else 'already at'} schema revision {head_revision()}")
+
+
+@db_app.command("status")
+def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Show the schema revision of the database and the one this papersift needs."""
+    from papersift.store import Database
+    from papersift.store.db import head_revision
+
+    db = Database(state.settings.db_url)
+    try:
+        have, want = db.revision(), head_revision()
+    finally:
+        db.close()
+    if as_json:
+        print(json.dumps({"database": db.safe_url, "revision": have, "head": want, "current": have == want}))
+        return
+    out.print(f"database {db.safe_url}: revision {have or '(none)'}, needs {want}"
+              f"{'' if have == want else ' — run `papersift db upgrade`'}")
+    if have != want:
+        raise typer.Exit(1)
