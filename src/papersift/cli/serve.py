@@ -45,7 +45,8 @@ def serve(
     child = None
     if with_worker:
         child = subprocess.Popen([sys.executable, "-m", "papersift", "--data-dir", str(state.settings.data_dir),
-                                  "worker"], start_new_session=True)
+                                  "worker"], start_new_session=True,
+                                 env={**os.environ, "PAPERSIFT_PARENT_PID": str(os.getpid())})
         err.print(f"papersift worker started (pid {child.pid})")
     err.print(f"papersift serving {state.settings.data_dir} on http://{host}:{port}")
     try:

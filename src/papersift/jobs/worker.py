@@ -9,6 +9,7 @@ stop it after the job in progress reaches a safe point (embed stops between chun
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -48,8 +49,12 @@ class Worker:
         eng = self.engine = open_engine(self.settings, "reader", upgrade=True)
         sql.ensure(eng.db, [j.name for j in self.jobs])
         log.info("worker %s started: jobs %s", self.id, ", ".join(f"{j.name} every {j.every:g}s" for j in self.jobs))
+        parent = int(os.environ.get("PAPERSIFT_PARENT_PID", "0") or 0)  # set by `serve --worker`
         try:
             while not self.stop_event.is_set():
+                if parent and os.getppid() != parent:
+                    log.warning("worker %s: the server that started it is gone; stopping", self.id)
+                    break
                 self._take_ownership(eng)
                 for job in self.jobs:
                     if self.stop_event.is_set():

@@ -85,12 +85,13 @@ def changed(db: Database, model: str, after_seq: int, batch: int = 8192,
             ) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
     """(keys, vectors, highest seq in batch) of the embeddings written after ``after_seq``, in
     (seq, pk) order, so a consumer can checkpoint at any batch boundary."""
-    last_seq, last_pk = after_seq, 0
+    cursor: tuple[int, int] | None = None  # (seq, pk) of the last row read
     while True:
+        after = (embeddings.c.seq > after_seq if cursor is None else
+                 or_(embeddings.c.seq > cursor[0], and_(embeddings.c.seq == cursor[0],
+                                                        embeddings.c.paper_pk > cursor[1])))
         q = (select(embeddings.c.paper_pk, embeddings.c.seq, embeddings.c.vector)
-             .where(embeddings.c.model == model,
-                    or_(embeddings.c.seq > last_seq, and_(embeddings.c.seq == last_seq,
-                                                          embeddings.c.paper_pk > last_pk)))
+             .where(embeddings.c.model == model, after)
              .order_by(embeddings.c.seq, embeddings.c.paper_pk).limit(batch))
         with db.read() as conn:
             rows = conn.execute(q).all()
@@ -98,8 +99,8 @@ def changed(db: Database, model: str, after_seq: int, batch: int = 8192,
             return
         keys = np.fromiter((r.paper_pk for r in rows), dtype=np.int64, count=len(rows))
         vecs = np.stack([np.frombuffer(r.vector, dtype=VECTOR_DTYPE) for r in rows])
-        last_seq, last_pk = int(rows[-1].seq), int(rows[-1].paper_pk)
-        yield keys, vecs, last_seq
+        cursor = (int(rows[-1].seq), int(rows[-1].paper_pk))
+        yield keys, vecs, cursor[0]
 
 
 def max_seq(db: Database, model: str) -> int:
