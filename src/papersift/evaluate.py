@@ -92,8 +92,8 @@ def build_engine(coll: Collection, data_dir: Path, embed: bool,
     if embed:
         from papersift.index.embed_stage import embed_pending, pending
 
-        embedder = eng.semantic.encoder.embedder()
-        total = pending(eng.db, embedder.name)
+        model = eng.semantic.encoder.embedder()
+        total = pending(eng.db, model.name)
         done = 0
 
         def tick(n: int) -> None:
@@ -102,7 +102,7 @@ def build_engine(coll: Collection, data_dir: Path, embed: bool,
             if progress:
                 progress("embed", done, total)
 
-        embed_pending(eng.db, embedder, tick)
+        embed_pending(eng.db, model, tick)
         eng.catch_up_vectors(force_save=True)
     return eng
 

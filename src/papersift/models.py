@@ -110,10 +110,11 @@ class Paper:
     def trusted(cls, **fields: object) -> Paper:
         """Build a Paper from already-clean stored fields, skipping the cleaning in __post_init__."""
         p = cls.__new__(cls)
-        defaults = {"abstract": "", "authors": [], "categories": [], "published": None, "updated": None,
-                    "doi": None, "arxiv_id": None, "version": None, "links": {}, "sources": [], "id": "",
-                    "first_seen": None, "upvotes": 0, "submitted_by": None, "submitted_on_daily_at": None,
-                    "pk": None}
+        defaults: dict[str, object] = {
+            "abstract": "", "authors": [], "categories": [], "published": None, "updated": None,
+            "doi": None, "arxiv_id": None, "version": None, "links": {}, "sources": [], "id": "",
+            "first_seen": None, "upvotes": 0, "submitted_by": None, "submitted_on_daily_at": None,
+            "pk": None}
         p.__dict__.update(defaults)
         p.__dict__.update(fields)
         return p

@@ -42,7 +42,7 @@ def _batched(records: Iterable[Paper | ParseError],
         yield papers, errors
 
 
-def _parse_worker(path: Path, fmt: str, batch_size: int, queue: mp.Queue) -> None:  # type: ignore[type-arg]
+def _parse_worker(path: Path, fmt: str, batch_size: int, queue: mp.Queue) -> None:
     """Runs in a child process: parse the file and hand batches to the parent. Exits as soon as
     the parent is gone (a killed ingest must not leave a parser blocked on a full queue)."""
     parent = os.getppid()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 
@@ -41,6 +41,6 @@ def eval_cmd(
     out.print(f"{report['collection']} ({report['split']}): {report['queries']} queries, {report['docs']} docs,"
               f" embedder {report['embedder'] or '-'}")
     out.print(f"{'mode':<10}{'nDCG@10':>9}{'recall@100':>12}{'MRR@10':>9}{'MAP@100':>9}{'ms/query':>10}")
-    for m, r in report["modes"].items():  # type: ignore[union-attr]
+    for m, r in cast("dict[str, dict[str, float]]", report["modes"]).items():
         out.print(f"{m:<10}{r['nDCG@10']:>9.4f}{r['recall@100']:>12.4f}{r['MRR@10']:>9.4f}{r['MAP@100']:>9.4f}"
                   f"{r['query_ms']:>10.1f}")

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import cast
 
 import tantivy
 
@@ -113,11 +114,17 @@ class LexicalIndex:
     def refresh(self) -> None:
         """Reader: see what the owner has committed since (opens the index once it exists)."""
         with self._lock:
-            if self.index is None:
-                self._open_reader()
-            else:
-                self.index.reload()
             state = read_json(self.state_path, {}) or {}
+            try:
+                if self.index is None:
+                    self._open_reader()
+                else:
+                    self.index.reload()
+            except ValueError as e:
+                # the owner's merge removed a segment between our reading meta.json and opening it:
+                # keep searching the last snapshot (its files stay mapped) and retry next time
+                log.warning("lexical index %s: reload failed, keeping the previous snapshot: %s", self.path, e)
+                return
             self.seq = self.applied_seq = int(state.get("seq", 0))
 
     def _idx(self) -> tantivy.Index:
@@ -224,8 +231,10 @@ class LexicalIndex:
         searcher = self.index.searcher()
         result = searcher.search(query, limit=limit, offset=offset, count=True)
         addrs = [addr for _score, addr in result.hits]
-        pks = searcher.fast_field_values("pk", addrs) if addrs else []
-        return [(int(pk), float(s)) for pk, (s, _a) in zip(pks, result.hits, strict=True)], int(result.count)
+        # "pk" is an integer fast field set on every document, so its values are ints
+        pks = cast("list[int]", searcher.fast_field_values("pk", addrs)) if addrs else []
+        total = int(result.count)  # type: ignore[attr-defined]  # tantivy's stub omits SearchResult.count
+        return [(int(pk), float(s)) for pk, (s, _a) in zip(pks, result.hits, strict=True)], total
 
     def filter_pks(self, filters: Filters, limit: int = 1_000_000) -> set[int]:
         """All pks that pass the filters (used to restrict semantic search)."""
@@ -236,7 +245,8 @@ class LexicalIndex:
             return set()
         searcher = self.index.searcher()
         result = searcher.search(query, limit=limit, count=False)
-        return {int(v) for v in searcher.fast_field_values("pk", [a for _s, a in result.hits])}
+        pks = cast("list[int]", searcher.fast_field_values("pk", [a for _s, a in result.hits]))
+        return {int(v) for v in pks}
 
     def size_bytes(self) -> int:
         if not self.path.is_dir():

@@ -356,10 +356,11 @@ class USearchIndex:
         return np.asarray(m.keys, dtype=np.uint64).astype(np.int64), 1.0 - np.asarray(m.distances, np.float64)
 
     def _exact_subset(self, q: np.ndarray, keys: np.ndarray, k: int) -> list[tuple[int, float]]:
-        got = self._index.get(keys.astype(np.uint64), dtype=np.float32)
+        got = self._index.get(keys.astype(np.uint64), dtype="f32")
         if isinstance(got, np.ndarray) and got.ndim == 2:
             mat = got
         else:
+            assert got is not None  # many keys give a tuple, never None
             mat = np.stack([np.asarray(v, np.float32).reshape(-1) for v in got])
         norms = np.linalg.norm(mat, axis=1)
         scores = (mat @ q) / np.maximum(norms, 1e-12)
@@ -413,7 +414,8 @@ class USearchIndex:
                     expansion_search=header["expansion_search"])
         payload = np.memmap(path, dtype=np.uint8, mode="r", offset=offset)
         try:
-            index._index.load(payload)  # copies into the index's own memory
+            # copies into the index's own memory; usearch takes any buffer, though it annotates bytes-likes only
+            index._index.load(payload)  # type: ignore[arg-type]
         finally:
             del payload
         if len(index) != int(header["count"]):

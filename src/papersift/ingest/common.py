@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from lxml import etree
 
@@ -36,7 +36,7 @@ def open_binary(path: Path) -> IO[bytes]:
     with open(path, "rb") as f:
         magic = f.read(2)
     if magic == GZIP_MAGIC:
-        return gzip.open(path, "rb")
+        return cast(IO[bytes], gzip.open(path, "rb"))  # a GzipFile reads like any binary file
     return open(path, "rb")  # returned to the caller, who closes it
 
 
@@ -364,7 +364,9 @@ def normalize_name(name: str) -> str:
 
 def _split_top_level(s: str, sep: str) -> list[str]:
     """Split on `sep` outside parentheses/brackets/braces."""
-    out, depth, cur = [], 0, []
+    out: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for ch in s:
         if ch in "([{":
             depth += 1

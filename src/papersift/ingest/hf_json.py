@@ -56,7 +56,8 @@ def to_paper(item: Any, source: str, location: str) -> Record:
     """Map one API object to a Paper (or a ParseError)."""
     if not isinstance(item, dict):
         return ParseError(source, location, f"expected a JSON object, got {type(item).__name__}")
-    paper = item.get("paper") if isinstance(item.get("paper"), dict) else {}
+    nested = item.get("paper")
+    paper: dict[str, Any] = nested if isinstance(nested, dict) else {}
 
     def pick(*keys: str) -> Any:
         for obj in (paper, item):

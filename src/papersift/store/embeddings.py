@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 
 from papersift.store import dialect
 from papersift.store.db import Database, next_change
@@ -31,7 +31,7 @@ class Pending:
     stored_hash: str | None  # hash of the text embedded before (None: never embedded)
 
 
-def _pending_cond(model: str) -> tuple[object, object]:
+def _pending_cond(model: str) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
     join = and_(embeddings.c.paper_pk == papers.c.pk, embeddings.c.model == model)
     cond = or_(embeddings.c.paper_pk.is_(None), embeddings.c.paper_seq < papers.c.seq)
     return join, cond
