@@ -12,18 +12,25 @@ import pytest
 from papersift.index import vectors as V
 
 HAVE_USEARCH = importlib.util.find_spec("usearch") is not None
+HAVE_FAISS = importlib.util.find_spec("faiss") is not None
 needs_usearch = pytest.mark.skipif(not HAVE_USEARCH, reason="needs usearch")
+needs_faiss = pytest.mark.skipif(not HAVE_FAISS, reason="needs faiss-cpu (papersift[embed])")
 
 DIM = 32
 FACTORIES: dict[str, Callable[[], V.VectorIndex]] = {
     "exact": lambda: V.ExactIndex(DIM, model_name="test-model"),
+    # 8 lists, all probed: trains at 64 vectors, so small tests cover the exact buffer and larger
+    # ones the trained IVF path with exhaustive (exact) scans
+    "faiss": lambda: V.FaissIVFIndex(DIM, model_name="test-model", nlist=8, nprobe=8, train_size=64,
+                                     storage="Flat"),
     "usearch": lambda: V.USearchIndex(DIM, model_name="test-model"),
 }
 # f16 storage + HNSW: scores agree with float64 cosine to ~1e-3
-ATOL = {"exact": 1e-5, "usearch": 5e-3}
+ATOL = {"exact": 1e-5, "faiss": 1e-5, "usearch": 5e-3}
 
 
-@pytest.fixture(params=["exact", pytest.param("usearch", marks=needs_usearch)])
+@pytest.fixture(params=["exact", pytest.param("faiss", marks=needs_faiss),
+                        pytest.param("usearch", marks=needs_usearch)])
 def kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -44,6 +51,13 @@ def filled(index: V.VectorIndex, n: int = 300, seed: int = 0) -> tuple[np.ndarra
     vecs = unit(rng, n)
     index.add(keys, vecs)
     return keys, vecs
+
+
+def clustered(rng: np.random.Generator, n: int, dim: int, centers: int = 50) -> np.ndarray:
+    c = unit(rng, centers, dim)
+    noise = 0.35 / np.sqrt(dim) * rng.standard_normal((n, dim)).astype(np.float32)
+    x = c[rng.integers(0, centers, n)] + noise
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
 def exact_top(keys: np.ndarray, vecs: np.ndarray, q: np.ndarray, k: int) -> list[int]:
@@ -170,7 +184,7 @@ def test_filtered_search_small_allowed_set_is_exact(index: V.VectorIndex, kind: 
     assert len(hits) == 10 and {k for k, _ in hits} <= set(allowed.tolist())
     mask = np.isin(keys, allowed)
     truth = exact_top(keys[mask], vecs[mask], q, 10)
-    if kind == "exact":
+    if kind in ("exact", "faiss"):
         assert [k for k, _ in hits] == truth
     else:
         assert len(set(truth) & {k for k, _ in hits}) >= 9
@@ -205,12 +219,12 @@ def test_filtered_search_large_allowed_set_uses_the_graph(monkeypatch: pytest.Mo
 @needs_usearch
 def test_usearch_recall_against_exact() -> None:
     rng = np.random.default_rng(11)
-    vecs = unit(rng, 3000, 64)
+    vecs = clustered(rng, 3000, 64)
     keys = np.arange(3000, dtype=np.int64) * 3
     ann, exact = V.USearchIndex(64), V.ExactIndex(64)
     ann.add(keys, vecs)
     exact.add(keys, vecs)
-    queries = unit(rng, 50, 64)
+    queries = clustered(rng, 50, 64)
     recall = np.mean([len({k for k, _ in ann.search(q, 10)} & {k for k, _ in exact.search(q, 10)}) / 10
                       for q in queries])
     assert recall >= 0.9
@@ -294,19 +308,89 @@ def test_save_index_generations(tmp_path: Path) -> None:
 def test_make_index_picks_by_size() -> None:
     small = V.make_index(16, 1000, model_name="m")
     assert isinstance(small, V.ExactIndex) and small.model_name == "m"
-    if HAVE_USEARCH:
-        big = V.make_index(16, 10_000_000)
-        assert isinstance(big, V.USearchIndex)
-        assert (big.dtype, big.connectivity, big.expansion_search) == (
-            V.ANN_DTYPE, V.ANN_CONNECTIVITY, V.ANN_EXPANSION_SEARCH)
+    assert isinstance(V.make_index(16, V.EXACT_MAX), V.ExactIndex)
 
 
-@needs_usearch
-def test_convert_index_both_ways() -> None:
+@needs_faiss
+def test_make_index_large_is_ivf_with_measured_defaults() -> None:
+    big = V.make_index(16, 1_000_000, model_name="m")
+    assert isinstance(big, V.FaissIVFIndex) and big.model_name == "m"
+    assert (big.nlist, big.nprobe, big.storage, big.train_size) == (2048, 64, "SQfp16", 39 * 2048)
+    assert V.default_nlist(100_000) == 512 and V.default_nlist(10) == 64
+
+
+@pytest.mark.parametrize("kind", [pytest.param("faiss", marks=needs_faiss),
+                                  pytest.param("usearch", marks=needs_usearch)])
+def test_convert_index_both_ways(kind: str) -> None:
     exact = V.ExactIndex(DIM, model_name="m")
     keys, vecs = filled(exact, n=100)
-    ann = V.convert_index(exact, "usearch")
-    assert isinstance(ann, V.USearchIndex) and ann.model_name == "m" and len(ann) == 100
+    ann = V.convert_index(exact, "faiss-ivf" if kind == "faiss" else kind)
+    assert ann.model_name == "m" and len(ann) == 100
     back = V.convert_index(ann, "exact")
     assert sorted(back.keys().tolist()) == sorted(keys.tolist())
     assert back.search(vecs[3], 1)[0][0] == keys[3]
+    np.testing.assert_allclose(back.vectors_for(keys[:5]), vecs[:5], atol=2e-3)
+
+
+@needs_faiss
+def test_upgrade_index_swaps_an_outgrown_exact_index() -> None:
+    exact = V.ExactIndex(DIM, model_name="m")
+    keys, vecs = filled(exact, n=300)
+    assert V.upgrade_index(exact, 200) is exact  # still small
+    ivf = V.upgrade_index(exact, 1000, exact_max=100)
+    assert isinstance(ivf, V.FaissIVFIndex) and ivf.trained and ivf.nlist == 64 and len(ivf) == 300
+    assert ivf.model_name == "m" and ivf.search(vecs[7], 1)[0][0] == keys[7]
+    assert V.upgrade_index(ivf, 10**6) is ivf
+
+
+@needs_faiss
+def test_faiss_trains_once_enough_vectors_arrive() -> None:
+    idx = V.FaissIVFIndex(DIM, nlist=8, train_size=100)
+    rng = np.random.default_rng(4)
+    keys = np.arange(150, dtype=np.int64)
+    vecs = unit(rng, 150)
+    idx.add(keys[:60], vecs[:60])
+    assert not idx.trained and len(idx) == 60 and idx.search(vecs[5], 1)[0][0] == 5
+    idx.add(keys[60:], vecs[60:])
+    assert idx.trained and len(idx) == 150
+    assert 5 in idx and 999 not in idx
+    assert sorted(idx.keys().tolist()) == keys.tolist()
+    idx.add(keys[:1], -vecs[:1])  # replace after training
+    assert len(idx) == 150 and idx.search(-vecs[0], 1)[0][0] == 0
+
+
+@needs_faiss
+def test_faiss_ivf_recall_and_filtered_widening() -> None:
+    rng = np.random.default_rng(12)
+    vecs = clustered(rng, 5000, 64)
+    keys = np.arange(5000, dtype=np.int64) * 5 + 1
+    ivf = V.FaissIVFIndex(64, n_expected=5000, nprobe=16)  # default nlist 128; 1/8 of lists probed
+    ivf.add(keys, vecs)
+    assert ivf.trained and (ivf.nlist, ivf.nprobe) == (128, 16)
+    exact = V.ExactIndex(64)
+    exact.add(keys, vecs)
+    queries = clustered(rng, 50, 64)
+    recall = np.mean([len({k for k, _ in ivf.search(q, 10)} & {k for k, _ in exact.search(q, 10)}) / 10
+                      for q in queries])
+    assert recall >= 0.95
+    allowed = rng.choice(keys, size=60, replace=False)  # 1.2%: widened to an exhaustive scan
+    for q in queries[:10]:
+        got = [k for k, _ in ivf.search(q, 10, allowed=allowed)]
+        assert got == [k for k, _ in exact.search(q, 10, allowed=allowed)]
+    common = rng.choice(keys, size=1500, replace=False)  # 30%: over-fetch, then filter
+    overlap = []
+    for q in queries[:20]:
+        got = [k for k, _ in ivf.search(q, 10, allowed=common)]
+        assert len(got) == 10 and set(got) <= set(common.tolist())
+        overlap.append(len(set(got) & {k for k, _ in exact.search(q, 10, allowed=common)}) / 10)
+    assert np.mean(overlap) >= 0.9
+
+
+@needs_faiss
+def test_faiss_untrained_round_trip(tmp_path: Path) -> None:
+    idx = V.FaissIVFIndex(DIM, model_name="m", nlist=8, train_size=1000)
+    keys, vecs = filled(idx, n=40)
+    idx.save(tmp_path / "buf")
+    loaded = V.load_index(tmp_path / "buf")
+    assert isinstance(loaded, V.FaissIVFIndex) and not loaded.trained and len(loaded) == 40
+    assert loaded.train_size == 1000 and loaded.search(vecs[9], 1)[0][0] == keys[9]

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from papersift.fsutil import read_json, write_json_atomic
-from papersift.index.vectors import EXACT_MAX, ExactIndex, convert_index, load_index, make_index, save_index
+from papersift.index.vectors import load_index, make_index, save_index, upgrade_index
 from papersift.models import Paper
 from papersift.store import embeddings as vectors_sql
 from papersift.store.db import Database
@@ -116,8 +116,7 @@ class VectorSide:
     def save(self) -> None:
         if self.index is None:
             return
-        if isinstance(self.index, ExactIndex) and len(self.index) > EXACT_MAX:
-            self.index = convert_index(self.index, "usearch")  # outgrew exact search
+        self.index = upgrade_index(self.index, len(self.index))  # exact -> IVF once it outgrows EXACT_MAX
         name = save_index(self.index, self.dir / "index")
         write_json_atomic(self.state_path, {"model": self.model, "dim": self.index.dim, "seq": self.seq,
                                             "file": name, "count": len(self.index)})

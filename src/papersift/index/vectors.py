@@ -1,17 +1,20 @@
 """Vector indexes for cosine-similarity search over unit vectors, keyed by int64 paper keys.
 
-``ExactIndex``   numpy matrix, brute-force dot products: exact, fine below ~50k vectors.
-``USearchIndex`` HNSW graph (usearch) with f16 storage: approximate, for larger collections.
-``make_index(dim, n_expected)`` picks one; the defaults were chosen by measuring recall@10 against
-exact search on real MiniLM embeddings (see docs/embedding-notes.md).
+``ExactIndex``    numpy matrix, brute-force dot products: exact; the default up to 50k vectors.
+``FaissIVFIndex`` faiss inverted-file index (IVF, fp16 vectors): approximate; default above 50k.
+``USearchIndex``  usearch HNSW graph (f16): kept as an alternative / fallback; on clustered
+                  1M-vector data its recall@10 fell to 0.6-0.8 (see docs/embedding-notes.md).
+``make_index(dim, n_expected)`` picks one; ``upgrade_index`` swaps an outgrown ExactIndex for an
+IVF copy. Defaults come from benchmarks/vector_index.py: recall@10 against exact search on real
+MiniLM embeddings of SciFact abstracts grown to 100k / 1M with synthetic neighbours.
 
-Both store one vector per key (adding an existing key replaces it), take float vectors of any
+All store one vector per key (adding an existing key replaces it), take float vectors of any
 norm (they are L2-normalised on the way in, so scores are cosine similarities), and support a
 filtered search restricted to an ``allowed`` subset of keys. Keys must be non-negative.
 
 On disk an index is ONE file: an 8-byte magic, a 4-byte header length, a JSON header
 (kind, dim, model_name, count, settings) and the payload; ``save`` writes it atomically
-(temp file beside it + fsync + ``os.replace``). ``load_index`` opens either kind.
+(temp file beside it + fsync + ``os.replace``). ``load_index`` opens any kind.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import os
 import re
 import struct
 import time
+import warnings
 from pathlib import Path
 from typing import IO, Any, ClassVar, Protocol, runtime_checkable
 
@@ -30,8 +34,14 @@ import numpy as np
 from papersift.fsutil import open_atomic
 
 MAGIC = b"PSVECv1\n"
-EXACT_MAX = 50_000  # make_index: exact search up to this many vectors, HNSW above
-# HNSW defaults, from benchmarks/vector_index.py (recall@10 vs exact >= 0.95 at 100k and 1M):
+EXACT_MAX = 50_000  # make_index: exact search up to this many vectors, IVF above
+# IVF defaults (benchmarks/vector_index.py): nlist = pow2 near 2*sqrt(n) (512 at 100k, 2048 at
+# 1M), nprobe = max(64, nlist / 32) (64 at both): recall@10 0.976 at 100k, 0.981 at 1M.
+IVF_STORAGE = "SQfp16"  # fp16 vectors in the lists: half of "Flat" (float32) memory, same recall
+IVF_NPROBE_MIN = 64
+IVF_NPROBE_DIVISOR = 32
+IVF_OVERFETCH_MIN_SELECTIVITY = 0.05  # filtered IVF search: over-fetch + filter above this fraction
+# usearch HNSW settings (alternative index)
 ANN_DTYPE = "f16"
 ANN_CONNECTIVITY = 16
 ANN_EXPANSION_ADD = 128
@@ -190,6 +200,10 @@ class ExactIndex:
     def vectors(self) -> np.ndarray:
         """(len, dim) unit vectors in the order of ``keys()``."""
         return self._vecs[: self._n].copy()
+
+    def vectors_for(self, keys: np.ndarray) -> np.ndarray:
+        """Stored (unit) vectors of these keys, all of which must be present (KeyError if not)."""
+        return self._vecs[[self._pos[k] for k in _as_keys(keys).tolist()]]
 
     def _reserve(self, extra: int) -> None:
         need = self._n + extra
@@ -351,6 +365,15 @@ class USearchIndex:
         self._index.remove(gone)
         return int(gone.size)
 
+    def vectors_for(self, keys: np.ndarray) -> np.ndarray:
+        """Stored vectors of these keys (as float32), all of which must be present."""
+        got = self._index.get(_as_keys(keys).astype(np.uint64), dtype="f32")
+        assert got is not None  # many keys give a tuple, never None
+        if any(v is None for v in got):
+            raise KeyError("some keys are not in the index")
+        return np.stack([np.asarray(v, np.float32).reshape(-1) for v in got]) if len(got) else \
+            np.empty((0, self.dim), np.float32)
+
     def _matches(self, q: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
         m = self._index.search(q, count, threads=self.threads)
         return np.asarray(m.keys, dtype=np.uint64).astype(np.int64), 1.0 - np.asarray(m.distances, np.float64)
@@ -423,33 +446,267 @@ class USearchIndex:
         return index
 
 
+# --------------------------------------------------------------------------- IVF (faiss)
+
+
+def default_nlist(n_expected: int) -> int:
+    """IVF list count: the power of two nearest 2*sqrt(n), within [64, 65536] (2048 at 1M)."""
+    target = 2.0 * math.sqrt(max(n_expected, 1))
+    return int(min(65536, max(64, 2 ** round(math.log2(target)))))
+
+
+class FaissIVFIndex:
+    """Approximate cosine search: a faiss inverted-file index (k-means lists, exact scoring in lists).
+
+    IVF needs training: vectors are held in an exact buffer (searched exactly) until
+    ``train_size`` (39 x nlist) of them exist; then k-means is trained on them and every later
+    add goes straight into the lists. A search scans the ``nprobe`` lists nearest to the query.
+    Filtered search: an allowed set covering >= 5% of the index over-fetches ~2k/selectivity
+    candidates and keeps the allowed ones; rarer sets use faiss' id selector inside the scan with
+    ``nprobe`` widened by 1/selectivity, so very small allowed sets are scanned exhaustively (exact).
+    """
+
+    kind: ClassVar[str] = "faiss-ivf"
+
+    def __init__(self, dim: int, *, model_name: str = "", n_expected: int = 1_000_000,
+                 nlist: int | None = None, nprobe: int | None = None, storage: str = IVF_STORAGE,
+                 train_size: int | None = None) -> None:
+        try:
+            import faiss
+        except ImportError as e:
+            raise ImportError("the IVF vector index needs faiss-cpu: pip install 'papersift[embed]'") from e
+        if dim <= 0:
+            raise ValueError("dim must be positive")
+        self._faiss = faiss
+        self.dim = int(dim)
+        self.model_name = model_name
+        self.nlist = int(nlist or default_nlist(n_expected))
+        self.nprobe = int(nprobe or max(IVF_NPROBE_MIN, self.nlist // IVF_NPROBE_DIVISOR))
+        self.storage = storage
+        self.train_size = int(train_size or 39 * self.nlist)
+        self._buffer: ExactIndex | None = ExactIndex(self.dim)
+        self._ivf: Any = None
+
+    @property
+    def trained(self) -> bool:
+        return self._ivf is not None
+
+    def __len__(self) -> int:
+        return len(self._buffer) if self._buffer is not None else int(self._ivf.ntotal)
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, int | np.integer) or int(key) < 0:
+            return False
+        if self._buffer is not None:
+            return int(key) in self._buffer
+        try:
+            self._ivf.reconstruct(int(key))
+        except RuntimeError:
+            return False
+        return True
+
+    def __repr__(self) -> str:
+        return (f"FaissIVFIndex(dim={self.dim}, n={len(self)}, nlist={self.nlist}, nprobe={self.nprobe}, "
+                f"storage={self.storage!r}, trained={self.trained}, model_name={self.model_name!r})")
+
+    def keys(self) -> np.ndarray:
+        if self._buffer is not None:
+            return self._buffer.keys()
+        faiss = self._faiss
+        inv = faiss.extract_index_ivf(self._ivf).invlists
+        parts = [faiss.rev_swig_ptr(inv.get_ids(i), inv.list_size(i)).copy()
+                 for i in range(self.nlist) if inv.list_size(i)]
+        return np.concatenate(parts).astype(np.int64) if parts else np.empty(0, dtype=np.int64)
+
+    def vectors_for(self, keys: np.ndarray) -> np.ndarray:
+        """Stored (unit) vectors of these keys, all of which must be present."""
+        keys = _as_keys(keys)
+        if self._buffer is not None:
+            return self._buffer.vectors_for(keys)
+        try:
+            return self._ivf.reconstruct_batch(keys)
+        except RuntimeError as e:
+            raise KeyError("some keys are not in the index") from e
+
+    def train(self) -> None:
+        """Train the lists on the buffered vectors now (needs at least nlist of them)."""
+        if self._buffer is None:
+            return
+        if len(self._buffer) < self.nlist:
+            raise ValueError(f"need at least nlist={self.nlist} vectors to train, have {len(self._buffer)}")
+        faiss = self._faiss
+        keys, vecs = self._buffer.keys(), self._buffer.vectors()
+        ivf = faiss.index_factory(self.dim, f"IVF{self.nlist},{self.storage}", faiss.METRIC_INNER_PRODUCT)
+        rng = np.random.default_rng(0)
+        sample = vecs if len(vecs) <= 64 * self.nlist else vecs[rng.choice(len(vecs), 64 * self.nlist, False)]
+        faiss.extract_index_ivf(ivf).cp.niter = 20
+        ivf.train(np.ascontiguousarray(sample))
+        ivf.set_direct_map_type(faiss.DirectMap.Hashtable)  # reconstruct / remove by key
+        ivf.add_with_ids(vecs, keys)
+        ivf.nprobe = self.nprobe
+        self._ivf, self._buffer = ivf, None
+
+    def add(self, keys: np.ndarray, vectors: np.ndarray) -> None:
+        keys = _as_keys(keys)
+        vecs = _as_vectors(vectors, keys.size, self.dim)
+        keys, vecs = _dedupe_last(keys, vecs)
+        if keys.size == 0:
+            return
+        if self._buffer is not None:
+            self._buffer.add(keys, vecs)
+            if len(self._buffer) >= self.train_size:
+                self.train()
+            return
+        self._ivf.remove_ids(self._faiss.IDSelectorArray(keys))  # replace existing keys
+        self._ivf.add_with_ids(vecs, keys)
+
+    def remove(self, keys: np.ndarray) -> int:
+        keys = _sorted_unique(_as_keys(keys))
+        if keys.size == 0:
+            return 0
+        if self._buffer is not None:
+            return self._buffer.remove(keys)
+        return int(self._ivf.remove_ids(self._faiss.IDSelectorArray(keys)))
+
+    def _scan(self, q: np.ndarray, k: int, nprobe: int, sel: Any = None) -> list[tuple[int, float]]:
+        params = self._faiss.SearchParametersIVF()
+        params.nprobe = int(min(self.nlist, max(1, nprobe)))
+        if sel is not None:
+            params.sel = sel
+        scores, ids = self._ivf.search(q[None, :], int(k), params=params)
+        keep = ids[0] >= 0
+        return list(zip(ids[0][keep].tolist(), scores[0][keep].astype(float).tolist(), strict=True))
+
+    def search(self, query_vec: np.ndarray, k: int,
+               allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        q = _as_query(query_vec, self.dim)
+        n = len(self)
+        if k <= 0 or n == 0:
+            return []
+        if self._buffer is not None:
+            return self._buffer.search(q, k, allowed)
+        k = min(k, n)
+        if allowed is None:
+            return self._scan(q, k, self.nprobe)
+        allowed = _as_keys(allowed)
+        if allowed.size == 0:
+            return []
+        selectivity = min(1.0, allowed.size / n)
+        if selectivity >= IVF_OVERFETCH_MIN_SELECTIVITY:
+            # common filter: plain search for ~2k/selectivity candidates, keep the allowed ones
+            fetch = min(n, math.ceil(2 * k / selectivity))
+            cand = self._scan(q, fetch, self.nprobe)
+            ids = np.fromiter((key for key, _ in cand), dtype=np.int64, count=len(cand))
+            keep = np.flatnonzero(np.isin(ids, allowed))
+            if keep.size >= k:
+                return [cand[i] for i in keep[:k]]
+        # rare filter: faiss' id selector inside the scan, nprobe widened by 1/selectivity
+        # (~nprobe/nlist of the allowed keys sit in the scanned lists); exhaustive if still short
+        sel = self._faiss.IDSelectorBatch(allowed)
+        nprobe = math.ceil(self.nprobe / max(selectivity, 1e-9))
+        hits = self._scan(q, k, nprobe, sel)
+        if len(hits) < k and nprobe < self.nlist:
+            hits = self._scan(q, k, self.nlist, sel)
+        return hits
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        header = {"kind": self.kind, "dim": self.dim, "model_name": self.model_name, "count": len(self),
+                  "nlist": self.nlist, "nprobe": self.nprobe, "storage": self.storage,
+                  "train_size": self.train_size, "trained": self.trained}
+        with open_atomic(Path(path), "wb") as fh:
+            _write_header(fh, header)
+            if self._buffer is not None:
+                fh.write(np.ascontiguousarray(self._buffer.keys()).tobytes())
+                fh.write(np.ascontiguousarray(self._buffer.vectors()).tobytes())
+            else:
+                fh.write(self._faiss.serialize_index(self._ivf).tobytes())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> FaissIVFIndex:
+        header, offset = read_header(path)
+        if header.get("kind") != cls.kind:
+            raise ValueError(f"{path}: holds a {header.get('kind')!r} index, not {cls.kind!r}")
+        index = cls(int(header["dim"]), model_name=header.get("model_name", ""), nlist=header["nlist"],
+                    nprobe=header["nprobe"], storage=header["storage"], train_size=header["train_size"])
+        n, dim = int(header["count"]), index.dim
+        if not header["trained"]:
+            with open(path, "rb") as fh:
+                fh.seek(offset)
+                keys = np.fromfile(fh, dtype=np.int64, count=n)
+                vecs = np.fromfile(fh, dtype=np.float32, count=n * dim)
+            if keys.size != n or vecs.size != n * dim:
+                raise ValueError(f"{path}: truncated index file")
+            if n:
+                index._buffer.add(keys, vecs.reshape(n, dim))  # type: ignore[union-attr]
+            return index
+        blob = np.fromfile(path, dtype=np.uint8, offset=offset)
+        index._ivf = index._faiss.deserialize_index(blob)
+        index._ivf.nprobe = index.nprobe
+        index._buffer = None
+        if int(index._ivf.ntotal) != n:
+            raise ValueError(f"{path}: index holds {index._ivf.ntotal} vectors, header says {n}")
+        return index
+
+
 # --------------------------------------------------------------------------- factory / files
 
-_KINDS: dict[str, type[ExactIndex] | type[USearchIndex]] = {"exact": ExactIndex, "usearch": USearchIndex}
+AnyIndex = ExactIndex | USearchIndex | FaissIVFIndex
+_KINDS: dict[str, type[ExactIndex] | type[USearchIndex] | type[FaissIVFIndex]] = {
+    "exact": ExactIndex, "usearch": USearchIndex, "faiss-ivf": FaissIVFIndex}
 
 
-def make_index(dim: int, n_expected: int, *, model_name: str = "",
-               exact_max: int = EXACT_MAX) -> ExactIndex | USearchIndex:
-    """Exact search while the collection is small (<= ``exact_max``), an HNSW graph above."""
+def _ann_index(dim: int, n_expected: int, model_name: str) -> AnyIndex:
+    try:
+        return FaissIVFIndex(dim, model_name=model_name, n_expected=n_expected)
+    except ImportError:
+        pass
+    try:
+        index: AnyIndex = USearchIndex(dim, model_name=model_name)
+        warnings.warn("faiss-cpu is not installed: using the usearch HNSW index, whose recall@10 fell to "
+                      "0.6-0.8 at 1M clustered vectors (pip install 'papersift[embed]')", RuntimeWarning,
+                      stacklevel=3)
+        return index
+    except ImportError:
+        warnings.warn("no ANN library installed (faiss-cpu): exact search over all vectors "
+                      "(pip install 'papersift[embed]')", RuntimeWarning, stacklevel=3)
+        return ExactIndex(dim, model_name=model_name)
+
+
+def make_index(dim: int, n_expected: int, *, model_name: str = "", exact_max: int = EXACT_MAX) -> AnyIndex:
+    """Exact search while the collection is small (<= ``exact_max``), a faiss IVF index above."""
     if n_expected <= exact_max:
         return ExactIndex(dim, model_name=model_name, capacity=max(1024, min(n_expected, exact_max)))
-    return USearchIndex(dim, model_name=model_name)
+    return _ann_index(dim, n_expected, model_name)
 
 
-def convert_index(index: VectorIndex, kind: str) -> ExactIndex | USearchIndex:
-    """Copy ``index`` into a new index of ``kind`` ("exact" or "usearch"), e.g. when it outgrew exact."""
-    target = _KINDS[kind](index.dim, model_name=index.model_name)
-    keys = index.keys()
-    if isinstance(index, ExactIndex):
-        vecs = index.vectors()
-    else:
-        vecs = np.asarray(index._index.get(keys.astype(np.uint64), dtype=np.float32))  # type: ignore[attr-defined]
+def upgrade_index(index: AnyIndex, n_expected: int, *, exact_max: int = EXACT_MAX) -> AnyIndex:
+    """The index to use for ``n_expected`` vectors: ``index`` itself, or an IVF copy of an
+    ExactIndex that has outgrown ``exact_max`` (call it after loading / before embedding more)."""
+    if isinstance(index, ExactIndex) and max(n_expected, len(index)) > exact_max:
+        target = _ann_index(index.dim, max(n_expected, len(index)), index.model_name)
+        if not isinstance(target, ExactIndex):
+            _copy_into(index, target)
+            if isinstance(target, FaissIVFIndex) and len(target) >= target.nlist:
+                target.train()
+            return target
+    return index
+
+
+def _copy_into(source: AnyIndex, target: AnyIndex) -> None:
+    keys = source.keys()
     for s in range(0, keys.size, 65_536):
-        target.add(keys[s:s + 65_536], vecs[s:s + 65_536])
+        chunk = keys[s:s + 65_536]
+        target.add(chunk, source.vectors_for(chunk))
+
+
+def convert_index(index: AnyIndex, kind: str, **kwargs: Any) -> AnyIndex:
+    """Copy ``index`` into a new index of ``kind`` ("exact", "faiss-ivf" or "usearch")."""
+    target = _KINDS[kind](index.dim, model_name=index.model_name, **kwargs)
+    _copy_into(index, target)
     return target
 
 
-def load_index(path: str | os.PathLike[str]) -> ExactIndex | USearchIndex:
+def load_index(path: str | os.PathLike[str]) -> AnyIndex:
     """Open a saved index of either kind (FileNotFoundError when ``path`` does not exist)."""
     header, _ = read_header(path)
     cls = _KINDS.get(header.get("kind", ""))
