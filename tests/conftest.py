@@ -2,17 +2,40 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from papersift.config import Settings
+from papersift.engine import Engine, open_engine
 from papersift.models import Paper
-from papersift.pipeline import Engine, open_engine
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@contextmanager
+def restored_root_logger() -> Iterator[None]:
+    """Commands run in-process (CliRunner) call papersift.log.setup, which sets the root level and
+    adds a handler on that invocation's stderr: undo both so nothing leaks into the next test."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+        for h in list(root.handlers):
+            if h not in handlers:
+                root.removeHandler(h)
+
+
+@pytest.fixture(autouse=True)
+def _restore_root_logger() -> Iterator[None]:
+    with restored_root_logger():
+        yield
 
 
 @pytest.fixture
@@ -22,7 +45,8 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def engine(settings: Settings) -> Iterator[Engine]:
-    eng = open_engine(settings)
+    """An index-owner engine over a freshly migrated temp data dir."""
+    eng = open_engine(settings, "owner", upgrade=True)
     yield eng
     eng.close()
 

@@ -168,6 +168,9 @@ def open_engine(settings: Settings, role: str = "reader", *, owner: str = "cli",
     """
     if role not in ("reader", "owner", "auto"):
         raise ValueError(f"role must be reader, owner or auto, not {role!r}")
+    from papersift.index.embedders import model_name
+
+    model_name(settings.embedder)  # an unknown embedder name fails here, with the known names
     settings.ensure()
     db = Database(settings.db_url)
     if upgrade:

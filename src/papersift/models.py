@@ -190,3 +190,14 @@ def paper_to_dict(p: Paper) -> dict[str, object]:
         "first_seen": p.first_seen.isoformat() if p.first_seen else None,
         "upvotes": p.upvotes,
     }
+
+
+def parse_day(value: str | None, name: str) -> date | None:
+    """An ISO date (YYYY-MM-DD) given by a person, None when empty; ValueError with a message that
+    names the parameter otherwise (the CLI and the web turn it into their own usage error)."""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(f"{name} must be an ISO date like 2024-05-31, not {value!r}") from None

@@ -1,12 +1,17 @@
-"""A real papersift server (uvicorn in a thread, 127.0.0.1, free port) over a seeded temp data dir."""
+"""Real papersift servers (uvicorn in a thread, 127.0.0.1, free port), each over its own copy of a
+seeded temp data dir: one per test module (``live``), or one per test for tests that change papers
+(``fresh_live``)."""
 
 from __future__ import annotations
 
 import re
+import shutil
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -17,8 +22,8 @@ import uvicorn
 
 from papersift import accounts
 from papersift.config import Settings
+from papersift.engine import open_engine
 from papersift.models import Paper
-from papersift.pipeline import catch_up, open_engine
 from papersift.web.app import create_app
 
 HOSTILE_ID = "2401.00666"
@@ -61,34 +66,90 @@ class Live:
     data_dir: Path
 
 
+def build_seeded(data: Path) -> Path:
+    """The seeded data dir, built the way `papersift ingest` builds one (as index owner), then
+    closed: the web app opens its engine as a reader."""
+    eng = open_engine(Settings(data_dir=data), "owner", owner="test-seed", upgrade=True)
+    try:
+        eng.store.upsert_many(seed_papers())
+        eng.catch_up()
+        submitter = accounts.create_user(eng.db, "curator", "curator-password")
+        accounts.submit_paper(eng.store, submitter, "https://arxiv.org/abs/2401.00003v2")
+    finally:
+        eng.close()
+    return data
+
+
 @pytest.fixture(scope="session")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    data = tmp_path_factory.mktemp("live") / "data"
+def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built once per session; every server gets its own copy, so no test sees another's writes."""
+    return build_seeded(tmp_path_factory.mktemp("seeded") / "data")
+
+
+@contextmanager
+def serve(template: Path, where: Path) -> Iterator[Live]:
+    """A real server (uvicorn in a thread, 127.0.0.1, free port) over a private copy of ``template``."""
+    data = where / "data"
+    shutil.copytree(template, data)
     settings = Settings(data_dir=data)
-    eng = open_engine(settings)
-    eng.store.upsert_many(seed_papers())
-    catch_up(eng)
-    submitter = accounts.create_user(eng.store.engine, "curator", "curator-password")
-    accounts.submit_paper(eng.store, submitter, "https://arxiv.org/abs/2401.00003v2")
-    eng.close()
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
                                            log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("papersift test server did not start")
-        time.sleep(0.05)
-    yield Live(f"http://127.0.0.1:{port}", settings, data)
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError("papersift test server did not start")
+            time.sleep(0.02)
+        yield Live(f"http://127.0.0.1:{port}", settings, data)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def paper_state(data_dir: Path) -> list[tuple]:
+    """What the feeds depend on: every paper's votes and daily-feed submission."""
+    con = sqlite3.connect(f"file:{data_dir / 'papersift.db'}?mode=ro", uri=True)
+    try:
+        return con.execute("select id, upvotes, submitted_by, submitted_on_daily_at, seq from papers "
+                           "order by id").fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def live(seeded_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    """One server per test module, over the module's own copy of the seeded data dir. Tests on it
+    may create users (with unique names) but must not change papers: no votes, no submissions
+    (checked when the module ends); those take ``fresh_live``."""
+    with serve(seeded_template, tmp_path_factory.mktemp("live")) as lv:
+        yield lv
+    assert paper_state(lv.data_dir) == paper_state(seeded_template), \
+        "a test changed papers on the shared module server: give it fresh_live / fresh_client"
+
+
+@pytest.fixture
+def fresh_live(seeded_template: Path, tmp_path: Path) -> Iterator[Live]:
+    """A server of the test's own, for tests that vote or submit (they change the feeds)."""
+    with serve(seeded_template, tmp_path) as lv:
+        yield lv
+
+
+def http(base_url: str) -> httpx.Client:
+    return httpx.Client(base_url=base_url, follow_redirects=False, timeout=20, trust_env=False)
 
 
 @pytest.fixture
 def client(live: Live) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=live.url, follow_redirects=False, timeout=20, trust_env=False) as c:
+    with http(live.url) as c:
+        yield c
+
+
+@pytest.fixture
+def fresh_client(fresh_live: Live) -> Iterator[httpx.Client]:
+    with http(fresh_live.url) as c:
         yield c
 
 

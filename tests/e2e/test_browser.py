@@ -1,10 +1,14 @@
 """Headless Chromium (Debian's /usr/bin/chromium, driven by Playwright): sign up, log in, search,
-open a paper, upvote it without a reload; screenshots for docs/img/."""
+open a paper, upvote it without a reload; screenshots.
+
+Screenshots go to pytest's tmp dir. ``make screenshots`` regenerates docs/img/*.png on purpose by
+setting PAPERSIFT_SCREENSHOTS_DIR=docs/img."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -14,7 +18,7 @@ from tests.e2e.conftest import HOSTILE_ID, unique_name
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
-IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+SCREENSHOTS_ENV = "PAPERSIFT_SCREENSHOTS_DIR"
 
 pytestmark = [
     pytest.mark.browser,
@@ -31,18 +35,42 @@ def browser() -> Iterator[object]:
         b.close()
 
 
-@pytest.fixture
-def page(browser, live):
-    ctx = browser.new_context(base_url=live.url, viewport={"width": 1100, "height": 800})
+@contextmanager
+def open_page(browser, url: str) -> Iterator[object]:
+    ctx = browser.new_context(base_url=url, viewport={"width": 1100, "height": 800})
     pg = ctx.new_page()
     dialogs: list[str] = []
     pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     pg.dialogs = dialogs
-    yield pg
-    ctx.close()
+    try:
+        yield pg
+    finally:
+        ctx.close()
 
 
-def test_signup_login_search_upvote(page) -> None:
+@pytest.fixture
+def page(browser, live):
+    with open_page(browser, live.url) as pg:
+        yield pg
+
+
+@pytest.fixture
+def fresh_page(browser, fresh_live):
+    """A page on a server of the test's own (for a test that votes)."""
+    with open_page(browser, fresh_live.url) as pg:
+        yield pg
+
+
+@pytest.fixture
+def screenshots_dir(tmp_path: Path) -> Path:
+    configured = os.environ.get(SCREENSHOTS_ENV)
+    path = Path(configured).resolve() if configured else tmp_path / "img"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def test_signup_login_search_upvote(fresh_page) -> None:
+    page = fresh_page
     name, password = unique_name("browser"), "browser-password-1"
     page.goto("/signup")
     page.get_by_label("Username").fill(name)
@@ -97,15 +125,16 @@ def test_hostile_paper_does_not_execute(page) -> None:
     assert "<script>alert(1)</script>" in page.locator("h1").inner_text()
 
 
-def test_screenshots(page) -> None:
-    IMG.mkdir(parents=True, exist_ok=True)
+def test_screenshots(page, screenshots_dir: Path) -> None:
+    img = screenshots_dir
     page.set_viewport_size({"width": 1000, "height": 720})
     page.goto("/daily?date=2024-01-02")
-    page.screenshot(path=str(IMG / "daily.png"))
+    page.screenshot(path=str(img / "daily.png"))
     page.goto("/search?q=attention")
-    page.screenshot(path=str(IMG / "search.png"))
+    page.screenshot(path=str(img / "search.png"))
     page.goto("/papers/2401.00001")
-    page.screenshot(path=str(IMG / "paper.png"))
+    page.screenshot(path=str(img / "paper.png"))
     for name in ("daily.png", "search.png", "paper.png"):
-        size = (IMG / name).stat().st_size
-        assert 5_000 < size < 400_000, (name, size)
+        data = (img / name).read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n"), name
+        assert 5_000 < len(data) < 400_000, (name, len(data))

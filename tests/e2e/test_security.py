@@ -60,7 +60,8 @@ def test_security_headers(client: httpx.Client) -> None:
     assert r.headers["x-content-type-options"] == "nosniff"
 
 
-def test_post_without_csrf_is_refused(client: httpx.Client) -> None:
+def test_post_without_csrf_is_refused(fresh_client: httpx.Client) -> None:
+    client = fresh_client
     signup(client)
     r = client.post("/vote", data={"paper_id": "2401.00001", "action": "up"})
     assert r.status_code == 403
@@ -69,6 +70,7 @@ def test_post_without_csrf_is_refused(client: httpx.Client) -> None:
     r = client.post("/logout", data={})
     assert r.status_code == 403
     assert client.get("/account").status_code == 200  # still logged in
+    assert client.get("/api/papers/2401.00001").json()["upvotes"] == 0
 
 
 def test_login_form_needs_csrf(live) -> None:
@@ -77,7 +79,8 @@ def test_login_form_needs_csrf(live) -> None:
         assert r.status_code == 403
 
 
-def test_post_without_session_is_refused(client: httpx.Client) -> None:
+def test_post_without_session_is_refused(fresh_client: httpx.Client) -> None:
+    client = fresh_client
     token = csrf_from(client.get("/daily?date=2024-01-02").text)  # anonymous CSRF token
     r = client.post("/vote", data={"paper_id": "2401.00002", "action": "up", "csrf_token": token})
     assert r.status_code == 401
@@ -86,10 +89,12 @@ def test_post_without_session_is_refused(client: httpx.Client) -> None:
     assert client.get("/api/papers/2401.00002").json()["upvotes"] == 0
 
 
-def test_upvote_twice_counts_once(client: httpx.Client) -> None:
+def test_upvote_twice_counts_once(fresh_client: httpx.Client) -> None:
+    client = fresh_client
     signup(client)
     token = csrf_from(client.get("/papers/2401.00001").text)
     before = client.get("/api/papers/2401.00001").json()["upvotes"]
+    assert before == 0
     for _ in range(2):
         r = client.post("/vote", data={"paper_id": "2401.00001", "action": "up", "csrf_token": token},
                         headers={"Accept": "application/json"})
@@ -100,7 +105,8 @@ def test_upvote_twice_counts_once(client: httpx.Client) -> None:
     assert r.json()["upvotes"] == before and r.json()["upvoted"] is False
 
 
-def test_api_writes_need_auth(client: httpx.Client) -> None:
+def test_api_writes_need_auth(fresh_client: httpx.Client) -> None:
+    client = fresh_client
     assert client.post("/api/v1/papers/2401.00001/upvote").status_code == 401
     assert client.delete("/api/v1/papers/2401.00001/upvote").status_code == 401
     r = client.post("/api/v1/submit", json={"paper": "2401.00001"})
@@ -109,9 +115,12 @@ def test_api_writes_need_auth(client: httpx.Client) -> None:
     assert r.status_code == 401
     signup(client)  # a session cookie alone (no X-CSRF-Token) is not enough for the API
     assert client.post("/api/v1/papers/2401.00001/upvote").status_code == 401
+    assert client.get("/api/papers/2401.00001").json()["upvotes"] == 0
+    assert client.get("/api/v1/papers/2401.00001").json()["submitted_by"] is None
 
 
-def test_api_token_flow(client: httpx.Client) -> None:
+def test_api_token_flow(fresh_client: httpx.Client) -> None:
+    client = fresh_client
     signup(client)
     token = csrf_from(client.get("/account").text)
     r = client.post("/account/tokens", data={"name": "ci", "csrf_token": token})

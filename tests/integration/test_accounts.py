@@ -1,4 +1,4 @@
-"""accounts.py and feeds.py on a real (temp) SQLite store."""
+"""papersift.accounts and papersift.rank.daily on a real (temp) SQLite store."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy import inspect, select
 
-from papersift import accounts, feeds
+from papersift import accounts
+from papersift.rank import daily as feeds
 from papersift.store.schema import api_tokens, papers, sessions, users
 from tests.conftest import make_paper
 
@@ -17,7 +18,7 @@ from tests.conftest import make_paper
 @pytest.fixture
 def db(engine):
     engine.store.upsert_many([make_paper(i) for i in range(1, 6)])
-    return engine.store.engine
+    return engine.db
 
 
 def test_migration_creates_tables(engine) -> None:
@@ -28,7 +29,7 @@ def test_migration_creates_tables(engine) -> None:
 def test_passwords_are_argon2_hashes(db) -> None:
     u = accounts.create_user(db, "Alice", "a-long-password")
     assert u.username == "alice"
-    with db.connect() as c:
+    with db.read() as c:
         h = c.execute(select(users.c.password_hash)).scalar()
     assert h.startswith("$argon2id$") and "a-long-password" not in h
     assert accounts.authenticate(db, "ALICE", "a-long-password", "1.2.3.4").id == u.id
@@ -56,7 +57,7 @@ def test_rate_limit_per_username_and_ip(db) -> None:
 def test_sessions_store_only_hashes(db) -> None:
     u = accounts.create_user(db, "dave", "dave-password")
     token = accounts.create_session(db, u)
-    with db.connect() as c:
+    with db.read() as c:
         stored = c.execute(select(sessions.c.token_hash)).scalar()
     assert stored != token and stored == accounts.sha256(token)
     s = accounts.get_session(db, token)
@@ -69,7 +70,7 @@ def test_sessions_store_only_hashes(db) -> None:
 def test_api_tokens(db) -> None:
     u = accounts.create_user(db, "erin", "erin-password")
     tok = accounts.create_api_token(db, u, "ci")
-    with db.connect() as c:
+    with db.read() as c:
         assert c.execute(select(api_tokens.c.token_hash)).scalar() == accounts.sha256(tok)
     assert accounts.user_for_api_token(db, tok).username == "erin"
     assert accounts.user_for_api_token(db, tok + "x") is None
@@ -129,7 +130,7 @@ def test_trending_sort_uses_votes(engine, db) -> None:
                       now=datetime(2023, 2, 1))
     assert res.papers[0].id == "2301.00003"
     assert [p.id for p in res.papers[1:]] == ["2301.00005", "2301.00004", "2301.00002", "2301.00001"]
-    with db.connect() as c:
+    with db.read() as c:
         assert c.execute(select(papers.c.upvotes).where(papers.c.id == "2301.00003")).scalar() == 1
 
 

@@ -4,7 +4,6 @@ import pytest
 
 from papersift.index.lexical import Filters, LexicalIndex, clean_query
 from papersift.models import Paper
-from papersift.pipeline import catch_up
 from papersift.search.service import search
 from tests.conftest import make_paper
 
@@ -20,7 +19,7 @@ def filled(engine):
         make_paper(3, title="Graph attention networks", abstract="Attention over graph neighbourhoods.",
                    authors=["Petar Velickovic"], categories=["stat.ML"], published=date(2017, 10, 30)),
     ])
-    catch_up(engine)
+    engine.catch_up()
     return engine
 
 
@@ -52,11 +51,26 @@ def test_filters_date_category_author(filled):
     assert search(filled, "retrieval", filters=Filters(until=date(2019, 1, 1))).total == 0
 
 
-@pytest.mark.parametrize("query", ["the of and", "!!! ??? ...", "x" * 5000, "AND OR NOT", 'title:(foo',
-                                   "语言模型", "a:b:c [1 TO 2] ^3 ~", '"unterminated phrase'])
-def test_odd_queries_never_crash(filled, query):
+NO_MATCH, NO_WORDS = "No papers match.", "The query has no words to search for."
+
+
+@pytest.mark.parametrize(("query", "expect"), [
+    ("the of and", NO_MATCH),  # "and" is dropped as an operator; no paper has "the" or "of"
+    ("!!! ??? ...", NO_WORDS),
+    ("x" * 5000, NO_MATCH),
+    ("AND OR NOT", NO_MATCH),  # operators only: nothing left to search for
+    ("title:(foo", NO_MATCH),  # field syntax is stripped: searches the words "title" and "foo"
+    ("语言模型", NO_MATCH),
+    ("a:b:c [1 TO 2] ^3 ~", ["2301.00001"]),  # syntax stripped; the word "a" is in one abstract
+    ('"unterminated phrase', NO_MATCH),
+    ('retrieval:( "dense', ["2301.00001", "2301.00002"] ),  # broken syntax still finds the words
+])
+def test_odd_queries_never_crash(filled, query, expect):
     res = search(filled, query)
-    assert res.hits or res.message
+    if isinstance(expect, list):
+        assert sorted(ids(res)) == expect and res.message is None
+    else:
+        assert res.hits == [] and res.total == 0 and res.message == expect
 
 
 def test_index_catches_up_after_a_crash_between_store_and_index(filled):
@@ -64,21 +78,19 @@ def test_index_catches_up_after_a_crash_between_store_and_index(filled):
     assert search(filled, "contrastive").total == 0  # store committed, index not yet
     reopened = LexicalIndex(filled.settings.lexical_dir)
     filled.lexical = reopened
-    catch_up(filled)
+    filled.catch_up()
     assert ids(search(filled, "contrastive")) == ["2301.00009"]
 
 
 def test_reindex_rebuilds_from_store(filled):
-    from papersift.pipeline import reindex
-
-    assert reindex(filled) == 3
+    assert filled.reindex() == 3
     assert len(filled.lexical) == 3
     assert search(filled, "attention").total == 1
 
 
 def test_updated_paper_is_replaced_not_duplicated(filled):
     filled.store.upsert_many([make_paper(3, arxiv_id="2301.00003v5", title="Graph attention networks revisited")])
-    catch_up(filled)
+    filled.catch_up()
     assert len(filled.lexical) == 3
     assert search(filled, "revisited").total == 1
 
@@ -90,5 +102,5 @@ def test_clean_query_keeps_phrases_and_words():
 
 def test_html_in_title_is_indexed_as_text(engine):
     engine.store.upsert_many([Paper(title="<script>alert(1)</script> Robust parsing", arxiv_id="2401.00001")])
-    catch_up(engine)
+    engine.catch_up()
     assert search(engine, "robust parsing").hits[0].paper.title.startswith("<script>")

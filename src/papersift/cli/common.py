@@ -19,7 +19,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from papersift import log
+from papersift import log, models
 from papersift.config import Settings, default_data_dir
 
 if TYPE_CHECKING:
@@ -60,8 +60,14 @@ def open_engine(role: str = "reader", owner: str = "cli", wait: float = 0.0) -> 
     that is behind must be migrated with ``papersift db upgrade`` (said in one line, exit 2)."""
     from papersift.engine import IndexBusy
     from papersift.engine import open_engine as _open
+    from papersift.index.embedders import model_name
     from papersift.store import Database, SchemaOutOfDate
 
+    try:
+        model_name(state.settings.embedder)
+    except ValueError as e:
+        err.print(f"[red]error:[/] {esc(str(e))}")
+        raise typer.Exit(2) from None
     state.settings.ensure()
     db = Database(state.settings.db_url)
     try:
@@ -86,12 +92,10 @@ def progress_bar() -> Progress:
 
 
 def parse_day(value: str | None, name: str) -> date | None:
-    if not value:
-        return None
     try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"{name} must be an ISO date like 2024-05-31, not {value!r}") from None
+        return models.parse_day(value, name)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
 
 
 def finish_indexing(eng: Engine, what: str, wait: float = 600.0) -> None:

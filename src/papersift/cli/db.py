@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -31,18 +32,24 @@ def upgrade() -> None:
 @db_app.command("status")
 def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Show the schema revision of the database and the one this papersift needs."""
+    from sqlalchemy.engine.url import make_url
+
     from papersift.store import Database
     from papersift.store.db import head_revision
 
-    db = Database(state.settings.db_url)
-    try:
-        have, want = db.revision(), head_revision()
-    finally:
-        db.close()
+    url = make_url(state.settings.db_url)
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+        have, want, safe = None, head_revision(), url.render_as_string(hide_password=True)  # do not create it
+    else:
+        db = Database(state.settings.db_url)
+        try:
+            have, want, safe = db.revision(), head_revision(), db.safe_url
+        finally:
+            db.close()
     if as_json:
-        print(json.dumps({"database": db.safe_url, "revision": have, "head": want, "current": have == want}))
+        print(json.dumps({"database": safe, "revision": have, "head": want, "current": have == want}))
         return
-    out.print(f"database {db.safe_url}: revision {have or '(none)'}, needs {want}"
+    out.print(f"database {safe}: revision {have or '(none)'}, needs {want}"
               f"{'' if have == want else ' — run `papersift db upgrade`'}")
     if have != want:
         raise typer.Exit(1)

@@ -72,9 +72,6 @@ def jobs(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = 
     if as_json:
         print(json.dumps(data, indent=2))
         return
-    if not data:
-        out.print("no jobs have run yet (start one with `papersift worker`)")
-        return
     for d, name in zip(data, names, strict=True):
         r = rows.get(name)
         every = f"every {d['every_s']:g}s" if d["every_s"] is not None else "not scheduled here"
@@ -87,14 +84,17 @@ def jobs(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = 
 @jobs_app.command("run")
 def run_now(name: str) -> None:
     """Make a job due now (the worker picks it up within a second)."""
+    from papersift.jobs.registry import jobs_for
     from papersift.store import jobs as sql
 
+    known = [j.name for j in jobs_for(state.settings)]
+    if name not in known:
+        err.print(f"no job named {name!r}; jobs: {', '.join(known)}")
+        raise typer.Exit(1)
     eng = open_engine()
     try:
-        ok = sql.request_run(eng.db, name)
+        sql.ensure(eng.db, [name])
+        sql.request_run(eng.db, name)
     finally:
         eng.close()
-    if not ok:
-        err.print(f"no job named {name!r} (it appears once a worker has started)")
-        raise typer.Exit(1)
     out.print(f"job {name} is due now")

@@ -122,6 +122,12 @@ def _as_query(query_vec: Any, dim: int) -> np.ndarray:
     return q / max(float(np.linalg.norm(q)), 1e-12)
 
 
+def _batch(keys: np.ndarray, vectors: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Validated keys and unit vectors for add(): one row per key (the last when a key repeats)."""
+    k = _as_keys(keys)
+    return _dedupe_last(k, _as_vectors(vectors, k.size, dim))
+
+
 def _dedupe_last(keys: np.ndarray, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """When a key repeats in one add() call, keep its last vector."""
     if keys.size < 2:
@@ -217,9 +223,7 @@ class ExactIndex:
         self._keys, self._vecs = keys, vecs
 
     def add(self, keys: np.ndarray, vectors: np.ndarray) -> None:
-        keys = _as_keys(keys)
-        vecs = _as_vectors(vectors, keys.size, self.dim)
-        keys, vecs = _dedupe_last(keys, vecs)
+        keys, vecs = _batch(keys, vectors, self.dim)
         self._reserve(keys.size)
         for key, vec in zip(keys.tolist(), vecs, strict=True):
             row = self._pos.get(key)
@@ -342,9 +346,7 @@ class USearchIndex:
         return np.asarray(self._index.keys, dtype=np.uint64).astype(np.int64)
 
     def add(self, keys: np.ndarray, vectors: np.ndarray) -> None:
-        keys = _as_keys(keys)
-        vecs = _as_vectors(vectors, keys.size, self.dim)
-        keys, vecs = _dedupe_last(keys, vecs)
+        keys, vecs = _batch(keys, vectors, self.dim)
         if keys.size == 0:
             return
         ukeys = keys.astype(np.uint64)
@@ -547,9 +549,7 @@ class FaissIVFIndex:
         self._ivf, self._buffer = ivf, None
 
     def add(self, keys: np.ndarray, vectors: np.ndarray) -> None:
-        keys = _as_keys(keys)
-        vecs = _as_vectors(vectors, keys.size, self.dim)
-        keys, vecs = _dedupe_last(keys, vecs)
+        keys, vecs = _batch(keys, vectors, self.dim)
         if keys.size == 0:
             return
         if self._buffer is not None:

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import HTTPException, Request
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from papersift import accounts
+from papersift import accounts, models
 from papersift.accounts import Session, User
 from papersift.engine import Engine
 from papersift.store.db import Database
@@ -128,9 +128,7 @@ def require_admin(request: Request) -> User:
 
 def parse_day(value: str | None, name: str) -> date | None:
     """An ISO date query parameter, or a 400 that says what was wrong."""
-    if not value:
-        return None
     try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise HTTPException(400, f"{name} must be a date like 2024-05-31") from None
+        return models.parse_day(value, name)
+    except ValueError as e:
+        raise HTTPException(400, str(e)) from None
