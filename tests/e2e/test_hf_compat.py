@@ -10,7 +10,13 @@ hf = pytest.importorskip("huggingface_hub")
 
 
 @pytest.fixture
-def api(live):
+def api(live, monkeypatch: pytest.MonkeyPatch):
+    # huggingface_hub reads HF_HUB_OFFLINE once, at import; the torch embedder sets it (models load
+    # offline), so in a process that loaded a model first the client would refuse every request.
+    # A client of papersift is not a model download: it must work whatever ran before it.
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     return hf.HfApi(endpoint=live.url, token=False)
 
 
