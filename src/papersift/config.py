@@ -46,6 +46,17 @@ class Settings:
     worker_tick: float = field(default_factory=lambda: _env_float("PAPERSIFT_WORKER_TICK", 1.0))
     job_modules: list[str] = field(default_factory=lambda: [
         m.strip() for m in os.environ.get("PAPERSIFT_JOB_MODULES", "").split(",") if m.strip()])
+    # reverse proxies (IPs / CIDRs) whose X-Forwarded-For is believed; none by default (web/deps.py)
+    trusted_proxies: list[str] = field(default_factory=lambda: [
+        p.strip() for p in os.environ.get("PAPERSIFT_TRUSTED_PROXIES", "").split(",") if p.strip()])
+    # read-only mode (--read-only): serve and search, never write (also on for an unwritable data dir)
+    read_only: bool = field(default_factory=lambda: os.environ.get("PAPERSIFT_READ_ONLY", "").strip().lower()
+                            in ("1", "true", "yes", "on"))
+    # web: request body limit (bytes), seconds a web write waits for the database lock (CLI: 30), the
+    # public URL absolute links (Atom, Markdown) start with (unset: the request's URL, i.e. its Host)
+    max_body_bytes: int = field(default_factory=lambda: int(os.environ.get("PAPERSIFT_MAX_BODY_BYTES") or 1 << 20))
+    write_wait: float = field(default_factory=lambda: _env_float("PAPERSIFT_WRITE_WAIT", 5.0))
+    base_url: str | None = field(default_factory=lambda: os.environ.get("PAPERSIFT_BASE_URL", "").strip() or None)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser()

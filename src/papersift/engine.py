@@ -12,11 +12,18 @@ Search, ranking and web import this module, never the ingest pipeline.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+from sqlalchemy.engine.url import make_url
 
 from papersift.config import Settings
 from papersift.index import catchup
@@ -24,6 +31,7 @@ from papersift.index.lexical import LexicalIndex
 from papersift.index.owner import IndexLock, describe
 from papersift.index.semantic import QueryEncoder, Semantic, VectorSide
 from papersift.store import Database, SQLStore
+from papersift.store.db import ReadOnlyStore
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int], None]
@@ -51,6 +59,7 @@ class Engine:
     _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _refreshed: float = field(default=0.0, repr=False)
     _closed: bool = field(default=False, repr=False)
+    _scratch: Path | None = field(default=None, repr=False)  # read-only data dir: see _shadow_dir
 
     @property
     def is_owner(self) -> bool:
@@ -156,6 +165,43 @@ class Engine:
         finally:
             self.lock.release()
             self.store.close()
+            if self._scratch is not None:
+                shutil.rmtree(self._scratch, ignore_errors=True)
+
+
+def read_only_reason(settings: Settings) -> str | None:
+    """Why this data dir opens read-only (None when it need not): read-only mode was asked for
+    (``--read-only``, ``PAPERSIFT_READ_ONLY=1``), or its directory or SQLite file is not writable."""
+    if settings.read_only:
+        return "read-only mode"
+    if settings.database_url and not settings.database_url.startswith("sqlite"):
+        return None
+    d = settings.data_dir
+    if d.is_dir() and not os.access(d, os.W_OK):
+        return f"the data dir {d} is not writable (read-only mode)"
+    path = make_url(settings.db_url).database
+    if path and os.path.exists(path) and not os.access(path, os.W_OK):
+        return f"the database {path} is not writable (read-only mode)"
+    return None
+
+
+class _ReadOnlyIndexLock(IndexLock):
+    """The index lock of a data dir this process may not write: never taken (``owner()`` probes it
+    through a read-only descriptor)."""
+
+    def acquire(self, role: str, wait: float = 0.0) -> bool:
+        return False
+
+
+def _shadow_dir(index_dir: Path) -> Path:
+    """tantivy opens even a reader with a lock file beside the index, which an unwritable directory
+    refuses: read such an index through a temp dir of symlinks to its files (the locks live there)."""
+    shadow = Path(tempfile.mkdtemp(prefix="papersift-read-only-index-"))
+    for f in index_dir.iterdir():
+        if not f.name.startswith(".tantivy-") and not f.name.endswith(".lock"):
+            (shadow / f.name).symlink_to(f)
+    log.info("lexical index %s is read-only: reading it through %s", index_dir, shadow)
+    return shadow
 
 
 def open_engine(settings: Settings, role: str = "reader", *, owner: str = "cli", wait: float = 0.0,
@@ -171,18 +217,31 @@ def open_engine(settings: Settings, role: str = "reader", *, owner: str = "cli",
     from papersift.index.embedders import model_name
 
     model_name(settings.embedder)  # an unknown embedder name fails here, with the known names
-    settings.ensure()
-    db = Database(settings.db_url)
+    reason = read_only_reason(settings)
+    if reason:  # serve and search, write nothing: no index lock, no migration, a read-only database
+        settings.read_only = True
+        if role == "owner":
+            raise ReadOnlyStore(f"{reason}: the indexes cannot be written")
+        role, upgrade = "reader", False
+    else:
+        settings.ensure()
+    db = Database(settings.db_url, read_only=settings.read_only)
     if upgrade:
         db.upgrade()
     store = SQLStore(db)
-    lock = IndexLock(settings.data_dir)
+    lock = _ReadOnlyIndexLock(settings.data_dir) if reason else IndexLock(settings.data_dir)
     got = role != "reader" and lock.acquire(owner, wait=wait if role == "owner" else 0.0)
     if role == "owner" and not got:
         who = lock.owner()
         store.close()
         raise IndexBusy(who)
-    eng = Engine(settings, store, LexicalIndex(settings.lexical_dir, writable=lock.held), lock)
+    lexical_dir = settings.lexical_dir
+    if settings.read_only and lexical_dir.is_dir() and not os.access(lexical_dir, os.W_OK):
+        lexical_dir = _shadow_dir(lexical_dir)
+    eng = Engine(settings, store, LexicalIndex(lexical_dir, writable=lock.held), lock)
+    if lexical_dir != settings.lexical_dir:
+        eng._scratch = lexical_dir  # removed by close(), or when the engine goes without one
+        weakref.finalize(eng, shutil.rmtree, lexical_dir, True)
     if eng.is_owner and catch_up:
         try:
             eng.catch_up()

@@ -12,12 +12,24 @@ ARXIV_NEW = re.compile(r"(?<![\w.])(\d{4}\.\d{4,5})(?:v(\d+))?(?![\w.])")
 ARXIV_OLD = re.compile(r"(?<![\w.])([a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v(\d+))?(?![\w.])")
 
 _NON_WORD = re.compile(r"[^\w]+")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
+# Code points no store may be handed: lone surrogates (UTF-8 cannot encode them: SQLite and
+# PostgreSQL drivers raise) and the BMP's noncharacters (U+FDD0..U+FDEF, U+FFFE, U+FFFF; the last
+# two are not XML characters either: an Atom feed holding one would not parse). The astral planes'
+# noncharacters are valid UTF-8 and XML and are kept: matching them would make this regex 4x slower.
+_INVALID = "\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff"
+_CONTROL = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff{_INVALID}]")
+_UNSTORABLE = re.compile(f"[\x00-\x1f\x7f{_INVALID}]")
 
 MAX_TITLE = 2_000
 MAX_ABSTRACT = 50_000
 MAX_AUTHORS = 2_000
 MAX_AUTHOR = 300
+# Column widths of the store (store/schema.py); PostgreSQL enforces them.
+MAX_ID = 200
+MAX_ARXIV_ID = 64
+MAX_DOI = 300
+MAX_USER = 100
+MAX_INT = 2**31 - 1  # SQL INTEGER on PostgreSQL
 
 
 def split_arxiv_id(text: str | None) -> tuple[str | None, int | None]:
@@ -51,6 +63,28 @@ def clean_text(text: str | None, limit: int) -> str:
     return text
 
 
+def clean_value(text: str | None, limit: int | None = None) -> str:
+    """A short value kept as written (an id, a DOI, a URL, a category) without what no store can
+    take: control characters, lone surrogates, noncharacters; surrounding spaces trimmed."""
+    if not text:
+        return ""
+    if not (text.isascii() and text.isprintable()):  # the common case needs no regex
+        text = _UNSTORABLE.sub("", text)
+    text = text.strip()
+    return text[:limit] if limit is not None else text
+
+
+def clean_id(value: str) -> str:
+    """An explicit paper id as given, minus what no store can take; '' if that leaves nothing."""
+    return clean_value(value)
+
+
+def _small_int(value: int | None, low: int) -> int | None:
+    if value is None or isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if low <= value <= MAX_INT else None
+
+
 def make_id(source: str, title: str) -> str:
     """Deterministic id for a paper with no arXiv id: source + normalized title."""
     digest = hashlib.sha1(f"{source}\x00{normalize_title(title)}".encode()).hexdigest()[:16]
@@ -79,19 +113,36 @@ class Paper:
     submitted_by: str | None = None
     submitted_on_daily_at: datetime | None = None
     pk: int | None = None
+    #: where the record was read ("line 12", "entry key (line 3)"), for a store rejection; not stored
+    origin: str = field(default="", compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        # Everything a store or SQL driver could reject is cleaned here, so that one record can
+        # never fail a batch: invalid code points, over-long keys, integers beyond SQL INTEGER.
         self.title = clean_text(self.title, MAX_TITLE)
         self.abstract = clean_text(self.abstract, MAX_ABSTRACT)
         self.authors = [a for a in (clean_text(x, MAX_AUTHOR) for x in self.authors[:MAX_AUTHORS]) if a]
-        self.categories = [c.strip() for c in self.categories if c and c.strip()]
+        self.categories = [c for c in (clean_value(x, MAX_AUTHOR) for x in self.categories if x) if c]
+        self.sources = [s for s in (clean_value(x, MAX_AUTHOR) for x in self.sources if x) if s]
+        self.links = {k: v for k, v in ((clean_value(k, 40), clean_value(v)) for k, v in self.links.items())
+                      if k and v}
+        self.id = clean_value(self.id)
+        self.submitted_by = clean_value(self.submitted_by, MAX_USER) or None
+        self.version = _small_int(self.version, 1)
+        self.upvotes = min(self.upvotes, MAX_INT) if isinstance(self.upvotes, int) and self.upvotes > 0 else 0
         if self.doi:
-            self.doi = self.doi.strip().lower().removeprefix("https://doi.org/").removeprefix("doi:") or None
+            self.doi = clean_value(self.doi).lower().removeprefix("https://doi.org/").removeprefix("doi:") or None
+            if self.doi and len(self.doi) > MAX_DOI:
+                self.doi = None  # not a DOI; a cut one would match the wrong paper
         if self.arxiv_id:
-            aid, ver = split_arxiv_id(self.arxiv_id)
-            self.arxiv_id = aid
-            if self.version is None:
-                self.version = ver
+            aid, ver = split_arxiv_id(clean_value(self.arxiv_id))
+            self.arxiv_id = aid if aid and len(aid) <= MAX_ARXIV_ID else None
+            if self.version is None and self.arxiv_id:
+                self.version = _small_int(ver, 1)
+        self.arxiv_id = self.arxiv_id or None  # never '': the column is unique
+        self.doi = self.doi or None
+        if len(self.id) > MAX_ID:
+            self.id = ""
         if not self.id:
             self.id = self.arxiv_id or make_id(self.sources[0] if self.sources else "paper", self.title)
         if self.arxiv_id and not self.links.get("abs"):
@@ -114,7 +165,7 @@ class Paper:
             "abstract": "", "authors": [], "categories": [], "published": None, "updated": None,
             "doi": None, "arxiv_id": None, "version": None, "links": {}, "sources": [], "id": "",
             "first_seen": None, "upvotes": 0, "submitted_by": None, "submitted_on_daily_at": None,
-            "pk": None}
+            "pk": None, "origin": ""}
         p.__dict__.update(defaults)
         p.__dict__.update(fields)
         return p
@@ -128,13 +179,33 @@ class ParseError(Exception):
     """A record or file that could not be read; carries where and why."""
 
     def __init__(self, source: str, location: str, reason: str) -> None:
-        self.source = source
-        self.location = location
-        self.reason = reason
-        super().__init__(f"{source}:{location}: {reason}")
+        # a file name or message may carry undecodable bytes (lone surrogates): shown escaped, so
+        # that the ingest log and the terminal can always take it
+        self.source = _printable(source)
+        self.location = _printable(location)
+        self.reason = _printable(reason)
+        super().__init__(f"{self.source}:{self.location}: {self.reason}")
 
     def __reduce__(self) -> tuple[type[ParseError], tuple[str, str, str]]:  # picklable across processes
         return (ParseError, (self.source, self.location, self.reason))
+
+
+_UNPRINTABLE = re.compile(f"[\x00{_INVALID}]")
+
+
+def _printable(text: str) -> str:
+    """Text with the code points no store can take (NUL, lone surrogates, noncharacters) escaped."""
+    text = str(text)
+    if _UNPRINTABLE.search(text) is None:
+        return text
+    return _UNPRINTABLE.sub(_escape, text)
+
+
+def _escape(m: re.Match[str]) -> str:
+    o = ord(m.group())
+    if 0xDC80 <= o <= 0xDCFF:  # an undecodable byte of a file name (surrogateescape): show the byte
+        return f"\\x{o - 0xDC00:02x}"
+    return f"\\u{o:04x}" if o <= 0xFFFF else f"\\U{o:08x}"
 
 
 @dataclass

@@ -139,6 +139,44 @@ def test_secret_key_file(tmp_path) -> None:
     assert k1 == accounts.secret_key(tmp_path) and len(k1) >= 40
     assert stat.S_IMODE(os.stat(tmp_path / "secret.key").st_mode) == 0o600
     assert accounts.secret_key(tmp_path, "configured") == "configured"
+    assert [p.name for p in tmp_path.iterdir()] == ["secret.key"]  # no temp file left behind
+
+
+def test_secret_key_is_0600_whatever_the_umask(tmp_path) -> None:
+    old = os.umask(0)
+    try:
+        accounts.secret_key(tmp_path / "a")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / "a" / "secret.key").st_mode) == 0o600
+    loose = tmp_path / "b" / "secret.key"  # an older or copied key readable by others is narrowed
+    loose.parent.mkdir()
+    loose.write_text("k" * 64)
+    loose.chmod(0o644)
+    assert accounts.secret_key(tmp_path / "b") == "k" * 64
+    assert stat.S_IMODE(os.stat(loose).st_mode) == 0o600
+
+
+def test_argon2_parameters_and_old_hashes_upgrade_on_login(db) -> None:
+    from argon2 import PasswordHasher, extract_parameters
+
+    from papersift.accounts import users as accounts_users
+
+    u = accounts.create_user(db, "legacy", "legacy-password")
+    with db.read() as c:
+        params = extract_parameters(c.execute(select(users.c.password_hash)).scalar())
+    assert (params.memory_cost, params.time_cost, params.parallelism) == (
+        accounts_users.ARGON2_MEMORY_KIB, accounts_users.ARGON2_TIME_COST, accounts_users.ARGON2_PARALLELISM)
+    old = PasswordHasher()  # argon2-cffi's default (64 MiB, t=3, p=4): what earlier papersift stored
+    with db.write() as c:
+        c.execute(users.update().where(users.c.id == u.id).values(password_hash=old.hash("legacy-password")))
+    with pytest.raises(accounts.AccountError):
+        accounts.authenticate(db, "legacy", "wrong-password", "1.1.1.1")
+    assert accounts.authenticate(db, "legacy", "legacy-password", "1.1.1.1").id == u.id
+    with db.read() as c:
+        h = c.execute(select(users.c.password_hash).where(users.c.id == u.id)).scalar()
+    assert extract_parameters(h).memory_cost == accounts_users.ARGON2_MEMORY_KIB  # rehashed
+    assert accounts.authenticate(db, "legacy", "legacy-password", "1.1.1.1").id == u.id
 
 
 def test_cli_user_create(tmp_path, monkeypatch) -> None:

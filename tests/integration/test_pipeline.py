@@ -181,3 +181,80 @@ def test_a_dead_parser_process_falls_back_to_parsing_in_process(tmp_path, monkey
         assert (stats.new, stats.duplicate, stats.rejected) == (12_000, 0, 0)
     finally:
         eng.close()
+
+
+def test_a_record_the_store_refuses_blocks_neither_its_file_nor_the_next(tmp_path, monkeypatch):
+    from papersift import pipeline
+
+    real_read = pipeline.ingest.read
+
+    def poisoning_read(path, fmt="auto"):  # as if an importer let a lone surrogate through
+        for rec in real_read(path, fmt):
+            if getattr(rec, "title", "").startswith("Poison"):
+                rec.__dict__["title"] = "\ud800" + rec.title
+            yield rec
+
+    monkeypatch.setattr(pipeline.ingest, "read", poisoning_read)
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    write_jsonl(a, 7_000)  # more than one batch: the poison sits in the first one
+    lines = a.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[2] = json.dumps({"title": "Poison record of the first batch"}) + "\n"
+    a.write_text("".join(lines), encoding="utf-8")
+    b.write_text(json.dumps({"title": "A later file that is read all the same"}) + "\n", encoding="utf-8")
+    eng = open_engine(Settings(data_dir=tmp_path / "d"), "owner", upgrade=True)
+    try:
+        stats = pipeline.ingest_paths(eng, [a, b])
+        assert (stats.read, stats.new, stats.rejected) == (7_001, 7_000, 1)
+        [err] = stats.errors
+        assert (err.source, err.location) == (str(a), "line 3") and "UnicodeEncodeError" in err.reason
+        assert eng.store.count() == 7_000 and len(eng.lexical) == 7_000
+        with eng.store.engine.connect() as conn:
+            assert conn.exec_driver_sql("select location from ingest_errors").scalars().all() == ["line 3"]
+        again = pipeline.ingest_paths(eng, [a, b])  # unchanged files: skipped
+        assert (again.read, again.new) == (0, 0)
+        forced = pipeline.ingest_paths(eng, [a, b], force=True)
+        assert (forced.new, forced.updated, forced.duplicate, forced.rejected) == (0, 0, 7_000, 1)
+    finally:
+        eng.close()
+
+
+def test_the_index_is_committed_by_papers_and_time_not_per_file(tmp_path, monkeypatch):
+    from papersift import pipeline
+    from papersift.index.lexical import LexicalIndex
+
+    commits = []
+    real_commit = LexicalIndex.commit
+
+    def counting_commit(self, seq=None):
+        commits.append(seq)
+        return real_commit(self, seq)
+
+    monkeypatch.setattr(LexicalIndex, "commit", counting_commit)
+    monkeypatch.setattr(pipeline, "COMMIT_SECONDS", 3600.0)
+    src = tmp_path / "many"
+    src.mkdir()
+    for i in range(120):
+        (src / f"{i:04d}.jsonl").write_text(json.dumps({"title": f"One record file number {i}"}) + "\n")
+    eng = open_engine(Settings(data_dir=tmp_path / "d"), "owner", upgrade=True)
+    try:
+        commits.clear()
+        assert pipeline.ingest_paths(eng, [src]).new == 120
+        assert len(commits) == 1  # once, at the end (was: once per file)
+        assert len(eng.lexical) == 120
+        monkeypatch.setattr(pipeline, "COMMIT_EVERY", 50)
+        for i in range(120, 240):
+            (src / f"{i:04d}.jsonl").write_text(json.dumps({"title": f"One record file number {i}"}) + "\n")
+        commits.clear()
+        assert pipeline.ingest_paths(eng, [src]).new == 120
+        assert len(commits) == 3  # after 50 and 100 papers, across files, and at the end
+        monkeypatch.setattr(pipeline, "COMMIT_SECONDS", 0.0)  # every batch is due: readers see papers soon
+        (src / "last.jsonl").write_text(json.dumps({"title": "The very last file"}) + "\n")
+        commits.clear()
+        assert pipeline.ingest_paths(eng, [src]).new == 1 and len(commits) == 1
+    finally:
+        eng.close()
+    reader = open_engine(Settings(data_dir=tmp_path / "d"))
+    try:
+        assert len(reader.lexical) == 241  # every commit reached the disk
+    finally:
+        reader.close()

@@ -1,6 +1,9 @@
 from datetime import date
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 from sqlalchemy import inspect
 
 from papersift.models import Paper
@@ -111,3 +114,75 @@ def test_stats_counts_papers(engine):
     engine.store.upsert_many([make_paper(i) for i in range(4)])
     s = engine.store.stats()
     assert s["papers"] == 4 and s["sources"] == {"test": 4}
+
+
+# --------------------------------------------------------------------------- one bad record (issue 12)
+
+def _poisoned(n: int, origin: str, **raw: object) -> Paper:
+    """A paper carrying a value the store cannot take, set after the cleaning (as a bug or a new
+    importer could): the store must reject it alone."""
+    p = make_paper(n, origin=origin)
+    p.__dict__.update(raw)
+    return p
+
+
+def test_a_record_the_store_refuses_is_rejected_alone(engine):
+    good = [make_paper(i) for i in range(1, 41)]
+    bad = [_poisoned(100, "line 7", title="\ud800 poisoned"), _poisoned(101, "line 23", version=2**70),
+           _poisoned(102, "line 31", abstract="\udcff")]
+    batch = [*good[:6], bad[0], *good[6:21], bad[1], *good[21:28], bad[2], *good[28:]]
+    stats = engine.store.upsert_many(batch, source="in/papers.jsonl")
+    assert (stats.read, stats.new, stats.rejected) == (43, 40, 3)
+    assert [(e.source, e.location) for e in stats.errors] == [("in/papers.jsonl", "line 7"),
+                                                              ("in/papers.jsonl", "line 23"),
+                                                              ("in/papers.jsonl", "line 31")]
+    assert "UnicodeEncodeError" in stats.errors[0].reason and "2301.00100" in stats.errors[0].reason
+    assert "OverflowError" in stats.errors[1].reason
+    assert engine.store.count() == 40 and len(stats.inserted) == 40
+    assert {p.arxiv_id for p in stats.inserted} == {p.arxiv_id for p in good}
+    # the change log still covers every row: a catch-up indexes exactly the good ones
+    engine.catch_up()
+    assert len(engine.lexical) == 40
+    again = engine.store.upsert_many(batch, source="in/papers.jsonl")
+    assert (again.new, again.updated, again.duplicate, again.rejected) == (0, 0, 40, 3)
+    assert engine.store.count() == 40
+
+
+def test_a_broken_database_still_raises(engine, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    def full(*_a, **_k):
+        raise OperationalError("INSERT", {}, Exception("database or disk is full"))
+
+    monkeypatch.setattr(type(engine.store), "_upsert_batch", full)
+    with pytest.raises(OperationalError):  # not 5,000 "rejected" records, marked done and lost
+        engine.store.upsert_many([make_paper(1), make_paper(2)])
+
+
+ANY_TEXT = st.text(alphabet=st.characters(exclude_categories=()), max_size=40)
+TEXT = st.lists(ANY_TEXT | st.sampled_from(["\ud800", "\x00", "\ufffe", "\U0010ffff", "é"]), max_size=5).map("".join)
+
+
+def test_any_text_through_paper_then_upsert_never_raises(engine):
+    seen: set[int] = set()
+
+    @hyp_settings(max_examples=150, deadline=None)
+    @given(st.lists(st.fixed_dictionaries({
+        "title": TEXT, "abstract": TEXT, "authors": st.lists(TEXT, max_size=3),
+        "categories": st.lists(TEXT, max_size=2),
+        "doi": st.none() | TEXT, "arxiv_id": st.none() | TEXT, "id": TEXT, "submitted_by": st.none() | TEXT,
+        "links": st.dictionaries(TEXT, TEXT, max_size=2), "sources": st.lists(TEXT, max_size=2),
+        "version": st.none() | st.integers(-(2**70), 2**70), "upvotes": st.integers(-(2**70), 2**70),
+    }), min_size=1, max_size=6))
+    def check(records):
+        papers = [Paper(**{**r, "title": r["title"] or "untitled"}) for r in records]
+        stats = engine.store.upsert_many(papers, source="hypothesis")
+        assert stats.rejected == 0, stats.errors  # clean text never needs the store's fallback
+        assert stats.new + stats.updated + stats.duplicate == len(papers)
+        engine.lexical.add(stats.inserted, replace=False)  # and the index takes it too
+        engine.lexical.add(stats.changed)
+        seen.update(p.pk for p in stats.inserted)
+
+    check()
+    engine.lexical.commit()
+    assert engine.store.count() == len(seen)

@@ -253,3 +253,50 @@ def test_vector_catch_up_reads_each_new_vector_once(tmp_path: Path) -> None:
         assert eng.catch_up_vectors(force_save=True) == 1
     finally:
         eng.close()
+
+
+def test_feed_queries_use_the_daily_moment_index(db: Database) -> None:
+    """The DDL of migration 0004 and the expression the feed queries build must stay the same, so
+    that every feed query is an index range scan (no full scan, no sort of the whole table)."""
+    from datetime import date
+
+    from sqlalchemy import func, select, text
+
+    from papersift.store import feeds
+    from papersift.store.schema import papers as papers_t
+
+    SQLStore(db).upsert_many(papers(0, 50))
+    m = feeds.moment_expr("sqlite")
+    day = feeds._where(db, date(2024, 1, 1), date(2024, 1, 31), None)
+    queries = {
+        "newest page": select(*feeds.COLUMNS).where(*day).order_by(m.desc(), papers_t.c.id).limit(25),
+        "latest day": select(func.max(m)),
+        "count": select(func.count()).select_from(papers_t).where(*day),
+        "voted": select(papers_t.c.pk).where(papers_t.c.upvotes > 0, *day),
+    }
+    with db.read() as conn:
+        ddl = conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'ix_papers_daily_moment'")).scalar()
+        assert feeds.moment_sql("sqlite") in ddl
+        for name, q in queries.items():
+            compiled = q.compile(dialect=db.engine.dialect)  # with its parameters bound, as at run time
+            params = tuple(compiled.params[k] for k in compiled.positiontup or ())
+            plan = " | ".join(str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + str(compiled), params))
+            assert "ix_papers_daily_moment" in plan, (name, plan)
+            assert "TEMP B-TREE FOR ORDER BY" not in plan, (name, plan)
+
+
+def test_stats_snapshot_is_what_requests_read_and_the_owner_refreshes(db: Database,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from papersift.store import stats
+
+    store = SQLStore(db)
+    store.upsert_many(papers(0, 10))
+    first = stats.snapshot(db)  # none yet: computed once
+    assert first["papers"] == 10 and first["sources"] == {"test": 10}
+    store.upsert_many(papers(10, 5))
+    assert stats.snapshot(db)["papers"] == 10  # a request never recomputes
+    assert not stats.refresh(db)  # changed, but younger than REFRESH_EVERY
+    monkeypatch.setattr(stats, "REFRESH_EVERY", 0.0)
+    assert stats.refresh(db)
+    assert stats.snapshot(db)["papers"] == 15
+    assert not stats.refresh(db, force=True)  # nothing changed since: nothing to do

@@ -19,6 +19,7 @@ ABSTRACT = ("We study a hostile problem in depth. We show that the importer surv
 SCRIPT = '<script>alert("x")</script> & <b>bold</b> Title'
 XML_FORMATS = ("arxiv-atom", "arxiv-oai")
 JSON_FORMATS = ("hf-json", "arxiv-snapshot", "jsonl")
+LINE_FORMATS = ("arxiv-snapshot", "jsonl", "csv")  # streamed: invalid UTF-8 rejects the line / record
 ALL = tuple(FORMATS)
 
 
@@ -141,6 +142,12 @@ def test_invalid_utf8_in_the_middle(tmp_path: Path, fmt: str) -> None:
     for i, t in enumerate(TITLES):
         if i != 3:
             assert t in titles, (fmt, titles)  # the other records are intact, accents included
+    if fmt in LINE_FORMATS:  # streamed line formats: the damaged record is rejected, never "repaired"
+        assert len(papers) == len(TITLES) - 1 and len(recs) == len(TITLES), recs
+        [err] = [r for r in recs if isinstance(r, ParseError)]
+        assert "not valid UTF-8 (byte 0xff" in err.reason and err.location.startswith(("line", "record 4")), err
+        assert recs.index(err) == 3
+        return
     assert len(papers) == len(TITLES) and len(recs) == len(TITLES), recs  # nothing rejected
     [damaged] = [t for t in titles if t.startswith("Paper Number 4")]
     if fmt == "hf-json":  # the bytes hit paper.title; the outer title wins and is intact

@@ -6,7 +6,7 @@ import json
 from datetime import date
 from pathlib import Path
 
-from papersift.ingest import detect_format, tabular
+from papersift.ingest import detect_format, read, tabular
 from papersift.models import Paper, ParseError
 
 TAB = Path(__file__).parent.parent / "fixtures" / "tabular"
@@ -80,3 +80,66 @@ def test_detect() -> None:
     assert detect_format(TAB / "beir_corpus.jsonl") == "jsonl"
     assert detect_format(TAB / "papers.csv") == "csv"
     assert detect_format(TAB / "papers.tsv") == "csv"
+
+
+# --------------------------------------------------------------------------- hostile CSV (issue 12)
+
+def _csv(tmp_path: Path, data: bytes | str, name: str = "x.csv") -> list[Paper | ParseError]:
+    f = tmp_path / name
+    f.write_bytes(data.encode() if isinstance(data, str) else data)
+    return list(tabular.CSV.read(f))
+
+
+def test_csv_unterminated_quote_at_the_end_rejects_that_record_only(tmp_path: Path) -> None:
+    rs = _csv(tmp_path, 'id,title\n1,"Unterminated quote paper\n2,Second paper\n3,Third paper\n')
+    assert [r.title if isinstance(r, Paper) else r.location for r in rs] == ["line 2", "Second paper", "Third paper"]
+    assert "quote opened on line 2 is never closed" in rs[0].reason and "unexpected end of data" in rs[0].reason
+
+
+def test_csv_unterminated_quote_closed_by_a_later_row_is_not_merged(tmp_path: Path) -> None:
+    rs = _csv(tmp_path, 'id,title,abstract\n1,"Never closed,x\n2,Second,x\n3,"Third, quoted","a ""b"" c"\n'
+                        '4,Fourth,"multi\nline"\n')
+    kinds = [r.title if isinstance(r, Paper) else (r.location, "ERR") for r in rs]
+    assert kinds == [("line 2", "ERR"), "Second", "Third, quoted", "Fourth"], rs
+    assert rs[2].abstract == 'a "b" c' and rs[3].abstract == "multi line"
+    assert rs[3].origin == "record 3 (line 5)"  # where the record starts
+
+
+def test_csv_invalid_utf8_rejects_the_record_with_its_column(tmp_path: Path) -> None:
+    rs = _csv(tmp_path, b"title,authors\nOne paper,Ada\nCaf\xe9 paper,Ada\nThird,Jos\xe9\n\xef\xbb\xbfFine,Bob\n")
+    assert isinstance(rs[0], Paper) and rs[0].title == "One paper"
+    assert (rs[1].location, rs[2].location) == ("record 2 (line 3)", "record 3 (line 4)")
+    assert "byte 0xe9 in column 'title'" in rs[1].reason and "column 'authors'" in rs[2].reason
+    assert [r.title for r in rs if isinstance(r, Paper)] == ["One paper", "Fine"]
+
+
+def test_csv_field_and_line_over_the_cap(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("PAPERSIFT_MAX_RECORD_BYTES", "4096")
+    rs = _csv(tmp_path, "title,abstract\nBefore,x\nHuge," + "a" * 10_000 + "\nAfter,y\n")
+    assert [r.title if isinstance(r, Paper) else r.location for r in rs] == ["Before", "line 3", "After"]
+    assert "longer than the limit of 4,096" in rs[1].reason
+    # a quoted field that grows past the cap across many lines
+    rs = _csv(tmp_path, "title,abstract\nBefore,x\nBig,\"" + "word\n" * 2000 + "\"\nAfter,y\n")
+    assert isinstance(rs[0], Paper) and rs[-1].title == "After"
+    assert any(isinstance(r, ParseError) and r.location == "line 3" for r in rs)
+
+
+def test_csv_old_mac_line_ends_and_utf16(tmp_path: Path) -> None:
+    rs = _csv(tmp_path, "title,authors\rOne,Ada\rTwo,Bob\r")
+    assert [r.title for r in rs] == ["One", "Two"]
+    rs = _csv(tmp_path, "title\tauthors\nZoë’s paper\tÅsa\n".encode("utf-16"), "x.tsv")
+    assert [(r.title, r.authors) for r in rs] == [("Zoë’s paper", ["Åsa"])]
+
+
+def test_jsonl_lines_keep_going_after_any_bad_line(tmp_path: Path) -> None:
+    f = tmp_path / "x.jsonl"
+    f.write_bytes(b'{"title": "One"}\n' + b"[" * 50_000 + b"\n" + b'{"title": "caf\xe9"}\n'
+                  + b'{"title": "x", "authors": ' + b"[" * 900 + b"]" * 900 + b"}\n" + b'{"title": "\\ud800"}\n'
+                  + b'{"title": "Two", "id": "\\u0000\\ud800"}\n' + b'{"title": "Three"}\n')
+    rs = list(read(f, "jsonl"))
+    assert [r.title if isinstance(r, Paper) else r.location for r in rs] == \
+        ["One", "line 2", "line 3", "x", "line 5", "line 6", "Three"]
+    assert "nested too deeply" in rs[1].reason and "not valid UTF-8" in rs[2].reason
+    assert rs[3].authors == [] and rs[3].origin == "line 4"  # 900 levels parse; no names in them
+    assert "no title left" in rs[4].reason  # a title that was only a lone surrogate
+    assert rs[5].reason == "id holds no printable character"

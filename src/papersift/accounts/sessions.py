@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from dataclasses import dataclass
@@ -30,7 +31,9 @@ class Session:
 
 
 def secret_key(data_dir: Path, configured: str | None = None) -> str:
-    """Settings.secret_key, else <data_dir>/secret.key (created once, mode 0600, race-free)."""
+    """Settings.secret_key, else <data_dir>/secret.key (created once, mode 0600 whatever the umask,
+    written and synced before it appears under its name, race-free; an existing key file readable
+    by others is narrowed to 0600)."""
     if configured:
         return configured
     path = Path(data_dir) / "secret.key"
@@ -40,12 +43,17 @@ def secret_key(data_dir: Path, configured: str | None = None) -> str:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_urlsafe(48))
+            fh.flush()
+            os.fsync(fh.fileno())
         try:
             os.link(tmp, path)  # fails if another process won the race; then read theirs
         except FileExistsError:
             pass
         finally:
             tmp.unlink(missing_ok=True)
+    elif path.stat().st_mode & 0o077:
+        with contextlib.suppress(OSError):  # not ours to change: still usable
+            path.chmod(0o600)
     return path.read_text().strip()
 
 

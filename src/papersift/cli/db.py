@@ -17,9 +17,13 @@ app.add_typer(db_app, name="db")
 @db_app.command("upgrade")
 def upgrade() -> None:
     """Create or migrate the database schema to this papersift's version (safe to run anytime)."""
+    from papersift.engine import read_only_reason
     from papersift.store import Database
-    from papersift.store.db import head_revision
+    from papersift.store.db import ReadOnlyStore, head_revision
 
+    reason = read_only_reason(state.settings)
+    if reason:
+        raise ReadOnlyStore(f"{reason}: `db upgrade` migrates the database")
     state.settings.ensure()
     db = Database(state.settings.db_url)
     try:
@@ -41,7 +45,9 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
         have, want, safe = None, head_revision(), url.render_as_string(hide_password=True)  # do not create it
     else:
-        db = Database(state.settings.db_url)
+        from papersift.engine import read_only_reason
+
+        db = Database(state.settings.db_url, read_only=bool(read_only_reason(state.settings)))
         try:
             have, want, safe = db.revision(), head_revision(), db.safe_url
         finally:

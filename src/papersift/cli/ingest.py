@@ -27,6 +27,7 @@ def ingest(
     from papersift import ingest as importers
     from papersift.index.owner import describe
     from papersift.pipeline import FileReport, ingest_paths
+    from papersift.store.stats import refresh as refresh_stats
 
     missing = [p for p in paths if not p.exists()]
     for p in missing:
@@ -58,6 +59,7 @@ def ingest(
             stats = ingest_paths(eng, paths, fmt, force, tick, on_file)
         if stats.new or stats.updated:
             finish_indexing(eng, "ingest")
+            refresh_stats(eng.db, force=True)
     finally:
         eng.close()
     elapsed = time.perf_counter() - t0
@@ -88,6 +90,7 @@ def load_demo() -> None:
     from importlib.resources import files
 
     from papersift.pipeline import ingest_paths
+    from papersift.store.stats import refresh as refresh_stats
 
     eng = open_engine("auto", owner="demo")
     try:
@@ -96,6 +99,7 @@ def load_demo() -> None:
             err.print(f"loading the demo corpus from {root} ...")
             stats = ingest_paths(eng, [root])
             finish_indexing(eng, "demo")
+            refresh_stats(eng.db, force=True)
             err.print(f"demo corpus: {stats.as_dict()}")
         else:
             err.print(f"{state.settings.data_dir} already holds {eng.store.count()} papers; demo corpus not loaded")

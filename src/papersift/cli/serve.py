@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from papersift.cli.common import app, err, state
+from papersift.cli.common import app, err, esc, state
 
 
 @app.command()
@@ -26,22 +26,33 @@ def serve(
 
     from papersift import log
     from papersift.cli.ingest import load_demo
-    from papersift.engine import open_engine
-    from papersift.store import Database
+    from papersift.engine import open_engine, read_only_reason
+    from papersift.store import Database, SchemaOutOfDate
+    from papersift.store.db import ReadOnlyStore
 
     log.setup(state.log_level, default="INFO")
-    state.settings.ensure()
-    db = Database(state.settings.db_url)
+    reason = read_only_reason(state.settings)
+    if reason and (demo or with_worker):
+        raise ReadOnlyStore(f"{reason}: --demo and --worker write the data dir")
+    if not reason:
+        state.settings.ensure()
+    db = Database(state.settings.db_url, read_only=bool(reason))
     try:
-        db.upgrade()
+        db.upgrade()  # read-only: only checks the schema (SchemaOutOfDate says what to run)
+    except SchemaOutOfDate as e:
+        err.print(f"[red]error:[/] {esc(str(e))}")
+        raise typer.Exit(2) from None
     finally:
         db.close()
     if demo:
         load_demo()
     # heal the indexes once if nobody owns them (a crash between store and index commits)
-    eng = open_engine(state.settings, "auto", owner="serve")
+    eng = open_engine(state.settings, "reader" if reason else "auto", owner="serve")
     eng.close()
     os.environ["PAPERSIFT_DATA"] = str(state.settings.data_dir)
+    if reason:
+        os.environ["PAPERSIFT_READ_ONLY"] = "1"  # the web workers build their Settings from the environment
+        err.print(f"papersift is read-only ({reason}): votes, accounts and submissions are refused")
     child = None
     if with_worker:
         child = subprocess.Popen([sys.executable, "-m", "papersift", "--data-dir", str(state.settings.data_dir),
@@ -51,7 +62,7 @@ def serve(
     err.print(f"papersift serving {state.settings.data_dir} on http://{host}:{port}")
     try:
         uvicorn.run("papersift.web.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                    log_level="info")
+                    log_level="info", proxy_headers=False)
     finally:
         if child is not None:
             child.terminate()

@@ -95,9 +95,10 @@ class IndexLock:
         """Who owns the indexes now (None when nobody does). Probes the lock without keeping it."""
         if self._fd is not None:
             return {"pid": os.getpid(), "role": "this process"}
-        if not self.path.exists():
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)  # flock needs no write access
+        except FileNotFoundError:
             return None
-        fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -15,7 +15,7 @@ from pathlib import Path
 from papersift.ingest import arxiv_atom, arxiv_oai, arxiv_snapshot, bibtex, hf_json, hf_text, tabular
 from papersift.ingest.base import Importer, Record
 from papersift.ingest.common import probe
-from papersift.models import ParseError
+from papersift.models import Paper, ParseError
 
 FORMATS: dict[str, Importer] = {
     hf_text.FORMAT: hf_text,
@@ -69,6 +69,7 @@ def read(path: Path, fmt: str = "auto") -> Iterator[Record]:
             yield e
             return
     records = FORMATS[fmt].read(path)
+    n = 0
     while True:
         try:
             rec = next(records)
@@ -77,13 +78,20 @@ def read(path: Path, fmt: str = "auto") -> Iterator[Record]:
         except Exception as e:  # last line of defence: an importer bug ends this file only
             yield ParseError(str(path), "file", f"importer {fmt} failed: {type(e).__name__}: {e}")
             return
+        n += 1
+        if isinstance(rec, Paper):
+            if not rec.origin:
+                rec.origin = f"record {n}"
+            if not rec.title:  # e.g. a title made only of control characters or lone surrogates
+                rec = ParseError(str(path), rec.origin, "no title left once invalid characters are removed")
         yield rec
 
 
 def iter_paths(paths: Iterable[Path | str]) -> Iterator[Path]:
     """Files named, and files under directories named (recursively, sorted, hidden ones skipped,
-    symlinked directories not followed). Paths that do not exist are passed through so that
-    ``read`` reports them."""
+    symlinked directories not followed, so a symlink loop is never walked). Paths that do not
+    exist, and entries that are not regular files (FIFOs, sockets, devices, symlink loops), are
+    passed through so that ``read`` (and the pipeline) report them as skipped, without opening them."""
     for p in paths:
         p = Path(p)
         if not p.is_dir():

@@ -18,6 +18,7 @@ from papersift.ingest.common import (
     decode_accents,
     decode_text,
     free,
+    located,
     open_binary,
     parse_date,
     probe,
@@ -97,8 +98,9 @@ def parse_stream(stream: Any, head: bytes, source: str) -> Iterator[Record]:
     try:
         for _, el in safe_iterparse(xml_source(stream, head), (f"{ATOM}entry",)):
             n += 1
+            loc = f"entry {n} (line {el.sourceline})"
             try:
-                yield entry_to_paper(el, source, f"entry {n} (line {el.sourceline})")
+                yield located(entry_to_paper(el, source, loc), loc)
             except Exception as e:  # one odd entry must not stop the feed
                 yield ParseError(source, f"entry {n}", f"cannot read entry: {e}")
             free(el)
@@ -112,6 +114,8 @@ def _unwrap(path: Path, source: str) -> bytes:
         doc = json.loads(decode_text(read_all(path), source))
     except ValueError as e:
         raise ParseError(source, "file", f"invalid JSON wrapper: {e}") from None
+    except RecursionError:
+        raise ParseError(source, "file", "invalid JSON wrapper: nested too deeply") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("body"), str):
         raise ParseError(source, "file", 'JSON without a string "body": not a recorded arXiv response')
     status = doc.get("status_code")

@@ -22,6 +22,7 @@ from papersift.ingest.common import (
     decode_accents,
     first_doi,
     free,
+    located,
     open_binary,
     parse_date,
     probe,
@@ -134,8 +135,11 @@ def read(path: Path) -> Iterator[Record]:
                     free(el)
                     continue
                 n += 1
+                loc = f"record {n} (line {el.sourceline})"
                 try:
-                    rec = record_to_paper(el, source, f"record {n} (line {el.sourceline})")
+                    rec = record_to_paper(el, source, loc)
+                    if rec is not None:
+                        rec = located(rec, loc)
                 except Exception as e:  # one odd record must not stop the harvest
                     rec = ParseError(source, f"record {n}", f"cannot read record: {e}")
                 if rec is not None:

@@ -7,7 +7,6 @@ authors_parsed [[last, first, suffix]]. v1's date is `published`, the last versi
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,9 +17,9 @@ from papersift.ingest.common import (
     READ_ERRORS,
     as_str,
     decode_accents,
-    decode_line,
     first_doi,
-    iter_lines,
+    guarded,
+    iter_json_lines,
     parse_date,
     probe,
     split_authors,
@@ -90,18 +89,13 @@ def read(path: Path) -> Iterator[Record]:
         yield e
         return
     try:
-        for n, raw in iter_lines(path):
-            if not raw.strip():
+        for loc, obj in iter_json_lines(path):  # too long / not UTF-8 / bad JSON: a located ParseError
+            if isinstance(obj, ParseError):
+                yield obj
                 continue
-            loc = f"line {n}"
-            try:
-                obj = json.loads(decode_line(raw))
-            except ValueError as e:
-                yield ParseError(source, loc, f"invalid JSON: {e}")
-                continue
-            try:
-                yield to_paper(obj, source, loc)
-            except Exception as e:  # a record of an unexpected shape must not stop the stream
-                yield ParseError(source, loc, f"cannot read record: {e}")
+            # a record of an unexpected shape must not stop the stream
+            rec = guarded(source, loc, to_paper, obj, source, loc)
+            if rec is not None:
+                yield rec
     except READ_ERRORS as e:
         yield ParseError(source, "file", f"cannot read file: {e}")

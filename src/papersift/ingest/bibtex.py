@@ -28,7 +28,7 @@ from bibtexparser.model import (
 )
 
 from papersift.ingest.base import Record
-from papersift.ingest.common import decode_accents, make_date, parse_date, read_text
+from papersift.ingest.common import decode_accents, located, make_date, parse_date, read_text
 from papersift.models import Paper, ParseError, split_arxiv_id
 
 FORMAT = "bibtex"
@@ -135,7 +135,7 @@ def entry_to_paper(entry: Entry, source: str) -> Record:
     url = f.get("url", "").strip()
     links = {"abs": url} if url.startswith(("http://", "https://")) else {}
     prim = f.get("primaryclass", "").strip()
-    return Paper(
+    return located(Paper(
         title=title,
         abstract=latex_to_text(f.get("abstract", "")),
         authors=_names(f.get("author", "")),
@@ -145,7 +145,7 @@ def entry_to_paper(entry: Entry, source: str) -> Record:
         arxiv_id=_arxiv_id(f),
         links=links,
         sources=[FORMAT],
-    )
+    ), loc)
 
 
 def read(path: Path) -> Iterator[Record]:

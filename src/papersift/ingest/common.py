@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import codecs
 import gzip
+import io
 import json
+import logging
+import os
 import re
+import stat
 import unicodedata
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -17,27 +21,158 @@ from typing import IO, Any, cast
 
 from lxml import etree
 
-from papersift.ingest.base import decode
-from papersift.models import ParseError
+from papersift.ingest.base import Record, decode
+from papersift.models import Paper, ParseError
+
+log = logging.getLogger(__name__)
 
 GZIP_MAGIC = b"\x1f\x8b"
 HEAD_SIZE = 64 * 1024
 #: Formats that must hold a whole file in memory (BibTeX, HF text/JSON) refuse bigger files.
 MAX_WHOLE_FILE = 256 * 1024 * 1024
+#: Streamed formats refuse a line (JSON lines) or record (CSV) longer than this, without ever
+#: holding it: ``PAPERSIFT_MAX_RECORD_BYTES`` overrides it.
+MAX_RECORD_BYTES = 16 * 1024 * 1024
+MIN_RECORD_BYTES = 1024
+#: A CSV record may span at most this many lines (a quoted field with newlines); more is taken
+#: for a quote that was never closed.
+MAX_RECORD_LINES = 1000
 _CHUNK = 1024 * 1024
 #: What reading a (possibly gzipped, possibly corrupt) file can raise.
 READ_ERRORS = (OSError, EOFError, zlib.error)
+# Byte-order marks of the encodings decoded to UTF-8 on the fly (UTF-32 LE first: it starts like UTF-16 LE).
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
+         (codecs.BOM_UTF16_BE, "utf-16"))
+_FILE_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+               (stat.S_ISBLK, "a block device"))
 
 
 # --------------------------------------------------------------------------- files
 
+def max_record_bytes() -> int:
+    """The size cap of one line / record of a streamed file (``PAPERSIFT_MAX_RECORD_BYTES``, bytes)."""
+    raw = os.environ.get("PAPERSIFT_MAX_RECORD_BYTES", "").strip().replace("_", "")
+    if not raw:
+        return MAX_RECORD_BYTES
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < MIN_RECORD_BYTES:
+        log.warning("PAPERSIFT_MAX_RECORD_BYTES=%r is not a number of bytes >= %d; using %d", raw,
+                    MIN_RECORD_BYTES, MAX_RECORD_BYTES)
+        return MAX_RECORD_BYTES
+    return value
+
+
+def _not_regular(source: str, mode: int) -> ParseError:
+    if stat.S_ISDIR(mode):
+        return ParseError(source, "file", "is a directory")
+    kind = next((name for test, name in _FILE_KINDS if test(mode)), "not a regular file")
+    return ParseError(source, "file", f"{kind}, not a regular file; skipped")
+
+
+def check_regular(path: Path) -> None:
+    """ParseError unless ``path`` is (a symlink to) a regular file: reading a FIFO or a device
+    (/dev/zero) would block or never end; a symlink loop is reported, not followed."""
+    source = str(path)
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise ParseError(source, "file", "no such file") from None
+    except OSError as e:  # ELOOP (symlink loop), EACCES, ENAMETOOLONG ...
+        raise ParseError(source, "file", f"cannot read file: {e.strerror or e}") from None
+    if not stat.S_ISREG(mode):
+        raise _not_regular(source, mode)
+
+
+class _GzipFile(gzip.GzipFile):
+    """A GzipFile that closes the file it decompresses (GzipFile leaves a passed-in file open)."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        super().__init__(fileobj=raw, mode="rb")
+        self._raw_file = raw
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._raw_file.close()
+
+
+def _mark_undecodable(e: UnicodeError) -> tuple[str, int]:
+    """Decoding error handler of the UTF-16/32 transcoder: a lone surrogate or a cut-off code unit
+    becomes a lone surrogate, which leaves as bytes that are not UTF-8, so that the line or record
+    holding it is rejected like any other invalid UTF-8, never silently replaced."""
+    assert isinstance(e, UnicodeDecodeError)
+    return "\udcff", e.end
+
+
+codecs.register_error("papersift-mark", _mark_undecodable)
+_XML_DECL_UTF16 = re.compile(rb"""^(\s*<\?xml[^>]*encoding\s*=\s*["'])utf-?(?:16|32)[a-z-]*(["'])""",
+                             re.IGNORECASE)
+
+
+class _Transcoder(io.RawIOBase):
+    """UTF-16 / UTF-32 (with a byte-order mark) in, UTF-8 out, a chunk at a time, so that every
+    importer reads UTF-8. An XML declaration naming the old encoding is made to say UTF-8."""
+
+    def __init__(self, raw: IO[bytes], encoding: str) -> None:
+        self._raw = raw
+        self._dec = codecs.getincrementaldecoder(encoding)(errors="papersift-mark")
+        self._buf = b""
+        self._eof = self._started = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        while not self._buf and not self._eof:
+            chunk = self._raw.read(64 * 1024)
+            self._eof = not chunk
+            self._buf = self._dec.decode(chunk, final=self._eof).encode("utf-8", "surrogatepass")
+            if self._buf and not self._started:
+                self._started = True
+                self._buf = _XML_DECL_UTF16.sub(rb"\1UTF-8\2", self._buf, count=1)
+        n = min(len(b), len(self._buf))
+        b[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
+
+    def close(self) -> None:
+        try:
+            self._raw.close()
+        finally:
+            super().close()
+
+
 def open_binary(path: Path) -> IO[bytes]:
-    """Open a file for binary reading, transparently decompressing gzip (by magic bytes)."""
-    with open(path, "rb") as f:
-        magic = f.read(2)
-    if magic == GZIP_MAGIC:
-        return cast(IO[bytes], gzip.open(path, "rb"))  # a GzipFile reads like any binary file
-    return open(path, "rb")  # returned to the caller, who closes it
+    """Open a regular file for binary reading, transparently decompressing gzip (by magic bytes)
+    and decoding UTF-16/UTF-32 with a byte-order mark to UTF-8. A FIFO, socket or device raises
+    ParseError without blocking (it is opened non-blocking and checked before any read)."""
+    nonblock = getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, os.O_RDONLY | nonblock | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise _not_regular(str(path), mode)
+        if nonblock:
+            os.set_blocking(fd, True)
+        f: IO[bytes] = os.fdopen(fd, "rb")  # owns fd from here; returned to the caller, who closes it
+    except BaseException:
+        os.close(fd)
+        raise
+    try:
+        if f.peek(2)[:2] == GZIP_MAGIC:  # type: ignore[attr-defined]
+            f = cast(IO[bytes], _GzipFile(f))  # a GzipFile reads like any binary file
+        start = f.peek(4)[:4]  # type: ignore[attr-defined]
+        for bom, encoding in _BOMS:
+            if start.startswith(bom):
+                return io.BufferedReader(_Transcoder(f, encoding), _CHUNK)
+        return f
+    except BaseException:
+        f.close()
+        raise
 
 
 def read_head(path: Path, size: int = HEAD_SIZE) -> bytes:
@@ -58,8 +193,10 @@ def looks_binary(head: bytes) -> bool:
 
 
 def probe(path: Path) -> bytes:
-    """Read the head of a file for an importer; raise ParseError for unreadable/empty/binary files."""
+    """Read the head of a file for an importer; raise ParseError for unreadable/empty/binary files
+    and for anything that is not a regular file (FIFO, socket, device, symlink loop)."""
     source = str(path)
+    check_regular(path)
     try:
         head = read_head(path)
     except FileNotFoundError:
@@ -113,14 +250,85 @@ def decode_text(data: bytes, source: str) -> str:
 
 
 def decode_line(raw: bytes) -> str:
-    """Decode one line of a streamed file: UTF-8, bad bytes replaced."""
+    """Decode a line for a format sniffer (never for a record): UTF-8, bad bytes replaced."""
     return raw.decode("utf-8", errors="replace").removeprefix("\ufeff")
 
 
-def iter_lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    """(1-based line number, raw line) of a (possibly gzipped) file, streamed."""
+def iter_lines(path: Path, limit: int | None = None) -> Iterator[tuple[int, bytes | ParseError]]:
+    """(1-based line number, raw line) of a (possibly gzipped) file, streamed. A line longer than
+    ``limit`` bytes (default: ``max_record_bytes()``) comes as a ParseError instead: it is read in
+    bounded chunks up to the next newline and dropped, never held in memory."""
+    limit = limit or max_record_bytes()
+    source = str(path)
     with open_binary(path) as f:
-        yield from enumerate(f, start=1)
+        n = 0
+        while True:
+            line = f.readline(limit + 1)
+            if not line:
+                return
+            n += 1
+            if len(line) <= limit or (len(line) == limit + 1 and line.endswith(b"\n")):
+                yield n, line
+                continue
+            size = len(line)
+            del line
+            while True:
+                chunk = f.readline(_CHUNK)
+                size += len(chunk)
+                if not chunk or chunk.endswith(b"\n"):
+                    break
+            yield n, ParseError(source, f"line {n}", f"line of {size:,} bytes is longer than the limit of "
+                                                     f"{limit:,} (PAPERSIFT_MAX_RECORD_BYTES); skipped")
+
+
+def parse_json_line(raw: bytes, source: str, location: str) -> Any:
+    """The JSON value of one line, or a located ParseError: not UTF-8 (rejected, never decoded
+    with replacement characters), invalid JSON, nested too deeply for the decoder."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return ParseError(source, location, f"not valid UTF-8 (byte 0x{raw[e.start]:02x} at byte {e.start + 1}); "
+                                            "line skipped (save the file as UTF-8)")
+    try:
+        return json.loads(text.removeprefix("\ufeff"))
+    except RecursionError:
+        return ParseError(source, location, "JSON nested too deeply; line skipped")
+    except MemoryError:
+        return ParseError(source, location, "out of memory decoding this JSON line; skipped")
+    except ValueError as e:
+        return ParseError(source, location, f"invalid JSON: {e}")
+
+
+def iter_json_lines(path: Path) -> Iterator[tuple[str, Any]]:
+    """(location, value) of every non-blank line of a JSON-lines file; a line that cannot be a
+    record (too long, not UTF-8, invalid JSON, nested too deeply) comes as a located ParseError."""
+    source = str(path)
+    for n, raw in iter_lines(path):
+        if isinstance(raw, ParseError):
+            yield raw.location, raw
+        elif raw.strip():
+            yield f"line {n}", parse_json_line(raw, source, f"line {n}")
+
+
+def located(rec: Record, location: str) -> Record:
+    """``rec`` with a Paper's origin set (where it was read, for a rejection by the store)."""
+    if isinstance(rec, Paper) and not rec.origin:
+        rec.origin = location
+    return rec
+
+
+def guarded(source: str, location: str, make: Callable[..., Record | None], *args: Any) -> Record | None:
+    """``make(*args)``: one record. Any failure (a record of an unexpected shape, nesting too deep
+    for the interpreter, memory) becomes a located ParseError, so one record never ends a file."""
+    try:
+        rec = make(*args)
+    except RecursionError:
+        return ParseError(source, location, "record nested too deeply; skipped")
+    except MemoryError:
+        return ParseError(source, location, "out of memory reading this record; skipped")
+    except Exception as e:
+        return ParseError(source, location, f"cannot read record: {type(e).__name__}: {e}")
+    return located(rec, location) if rec is not None else None
 
 
 def iter_json_array(text: str, source: str) -> Iterator[tuple[int, Any]]:
@@ -145,6 +353,9 @@ def iter_json_array(text: str, source: str) -> Iterator[tuple[int, Any]]:
             value, i = dec.raw_decode(text, i)
         except ValueError as e:
             yield n + 1, _json_error(source, text, getattr(e, "pos", i), f"invalid JSON: {e}")
+            return
+        except RecursionError:  # the element's end is unknown: the rest of the array is lost
+            yield n + 1, _json_error(source, text, i, "JSON nested too deeply; the rest of the array is skipped")
             return
         n += 1
         yield n, value
@@ -396,7 +607,7 @@ def split_authors(value: Any) -> list[str]:
             if isinstance(a, dict):
                 a = a.get("name") or " ".join(str(a.get(k) or "") for k in ("first", "last"))
             if isinstance(a, list | tuple):  # [last, first, suffix]
-                a = " ".join(str(x) for x in (*a[1:2], *a[:1], *a[2:3]) if x)
+                a = " ".join(as_str(x) for x in (*a[1:2], *a[:1], *a[2:3]) if as_str(x))
             if isinstance(a, str) and a.strip():
                 names.append(normalize_name(a))
         return names

@@ -22,8 +22,9 @@ from papersift.ingest.common import (
     as_str,
     decode_line,
     decode_text,
+    guarded,
     iter_json_array,
-    iter_lines,
+    iter_json_lines,
     parse_date,
     parse_datetime,
     probe,
@@ -121,22 +122,18 @@ def read(path: Path) -> Iterator[Record]:
     try:
         json.loads(decode_line(first))
         jsonl = b"\n" in head.strip()
-    except ValueError:
+    except (ValueError, RecursionError):
         jsonl = False
     if jsonl:  # JSON lines: stream
-        count = 0
         try:
-            for n, raw in iter_lines(path):
-                if not raw.strip():
-                    continue
-                count += 1
-                try:
-                    obj = json.loads(decode_line(raw))
-                except ValueError as e:
-                    yield ParseError(source, f"line {n}", f"invalid JSON: {e}")
+            for loc, obj in iter_json_lines(path):  # too long / not UTF-8 / bad JSON: a located ParseError
+                if isinstance(obj, ParseError):
+                    yield obj
                     continue
                 for item in _items(obj):
-                    yield to_paper(item, source, f"line {n}")
+                    rec = guarded(source, loc, to_paper, item, source, loc)
+                    if rec is not None:
+                        yield rec
         except READ_ERRORS as e:
             yield ParseError(source, "file", f"cannot read file: {e}")
         return
@@ -148,14 +145,24 @@ def read(path: Path) -> Iterator[Record]:
     if text.lstrip("\ufeff \t\r\n").startswith("["):  # a list: salvage records before any damage
         n = 0
         for n, item in iter_json_array(text, source):
-            yield item if isinstance(item, ParseError) else to_paper(item, source, f"record {n}")
+            if isinstance(item, ParseError):
+                yield item
+                continue
+            rec = guarded(source, f"record {n}", to_paper, item, source, f"record {n}")
+            if rec is not None:
+                yield rec
         if n == 0:
             yield ParseError(source, "file", "empty JSON list: no papers")
         return
     try:
         doc = json.loads(text)
+    except RecursionError:
+        yield ParseError(source, "file", "JSON nested too deeply")
+        return
     except ValueError as e:
         yield ParseError(source, f"line {getattr(e, 'lineno', '?')}", f"invalid JSON: {e}")
         return
     for i, item in enumerate(_items(doc), start=1):
-        yield to_paper(item, source, f"record {i}")
+        rec = guarded(source, f"record {i}", to_paper, item, source, f"record {i}")
+        if rec is not None:
+            yield rec

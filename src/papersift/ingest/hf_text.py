@@ -76,7 +76,8 @@ def read(path: Path) -> Iterator[Record]:
 
     def emit(abstract: str = "") -> Paper:
         assert title is not None
-        return Paper(title=title[1], abstract=abstract, published=published, sources=[FORMAT])
+        return Paper(title=title[1], abstract=abstract, published=published, sources=[FORMAT],
+                     origin=f"line {title[0]}")
 
     for n, line in lines:
         line = _GLUED.sub("", line).strip()
@@ -100,7 +101,7 @@ def read(path: Path) -> Iterator[Record]:
                 prev = papers[-1][1]
                 papers[-1] = (papers[-1][0], Paper(
                     title=prev.title, abstract=f"{prev.abstract}\n{line}", published=prev.published,
-                    sources=[FORMAT]))
+                    sources=[FORMAT], origin=prev.origin))
             else:
                 yield ParseError(source, f"line {n}", "text block without a title before it; skipped")
             continue

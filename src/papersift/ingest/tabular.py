@@ -14,32 +14,34 @@ A ".jsonl" file holding one JSON array is read too (elements salvaged up to any 
 from __future__ import annotations
 
 import csv
-import io
-import json
 import re
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from papersift.ingest.base import Record
 from papersift.ingest.common import (
+    MAX_RECORD_LINES,
     READ_ERRORS,
     as_str,
-    decode_line,
     decode_text,
+    guarded,
     iter_json_array,
+    iter_json_lines,
     iter_lines,
-    open_binary,
+    max_record_bytes,
     parse_date,
     probe,
     read_all,
     split_authors,
 )
-from papersift.models import ARXIV_NEW, ARXIV_OLD, Paper, ParseError, split_arxiv_id
+from papersift.models import ARXIV_NEW, ARXIV_OLD, MAX_ID, Paper, ParseError, clean_id, split_arxiv_id
 
 _ARXIV_PREFIX = re.compile(r"^(?:arxiv:|https?://(?:www\.|export\.)?arxiv\.org/(?:abs|pdf)/)", re.IGNORECASE)
-_ID_MAX = 512
-_CSV_FIELD_LIMIT = 256 * 1024 * 1024
+_ID_MAX = MAX_ID
+_BARE_CR = re.compile(r"(?<=\r)(?!\n)(?=.)", re.DOTALL)  # a split point after a CR that ends an old-Mac line
+_UNDECODED = re.compile("[\udc80-\udcff]")  # a byte that was not UTF-8 (decoded with surrogateescape)
 
 
 def arxiv_from_id(value: str) -> str | None:
@@ -95,7 +97,10 @@ def to_paper(rec: Any, source: str, location: str, fmt: str) -> Record:
     if explicit_id and (beir_id or not arxiv_from_id(explicit_id)):
         if len(explicit_id) > _ID_MAX:
             return ParseError(source, location, f"id longer than {_ID_MAX} characters")
-        paper.id = explicit_id
+        pid = clean_id(explicit_id)
+        if not pid:
+            return ParseError(source, location, "id holds no printable character")
+        paper.id = pid
     return paper
 
 
@@ -129,19 +134,20 @@ class JsonlImporter:
             for n, item in iter_json_array(text, source):
                 if isinstance(item, ParseError):
                     yield item
-                else:
-                    yield to_paper(item, source, f"record {n}", self.FORMAT)
+                    continue
+                loc = f"record {n}"
+                rec = guarded(source, loc, to_paper, item, source, loc, self.FORMAT)
+                if rec is not None:
+                    yield rec
             return
         try:
-            for n, raw in iter_lines(path):
-                if not raw.strip():
+            for loc, obj in iter_json_lines(path):
+                if isinstance(obj, ParseError):
+                    yield obj
                     continue
-                try:
-                    obj = json.loads(decode_line(raw))
-                except ValueError as e:
-                    yield ParseError(source, f"line {n}", f"invalid JSON: {e}")
-                    continue
-                yield to_paper(obj, source, f"line {n}", self.FORMAT)
+                rec = guarded(source, loc, to_paper, obj, source, loc, self.FORMAT)
+                if rec is not None:
+                    yield rec
         except READ_ERRORS as e:
             yield ParseError(source, "file", f"cannot read file: {e}")
 
@@ -170,36 +176,127 @@ class CsvImporter:
         delim = max((",", "\t", ";"), key=first.count) if any(d in first for d in ",\t;") else ","
         if path.name.lower().removesuffix(".gz").endswith(".tsv"):
             delim = "\t"
-        if csv.field_size_limit() < _CSV_FIELD_LIMIT:
-            csv.field_size_limit(_CSV_FIELD_LIMIT)  # allow huge fields; Paper truncates them
+        limit = max_record_bytes()
+        csv.field_size_limit(limit)  # a field over the cap is an error, not hundreds of MB in memory
         try:
-            with open_binary(path) as raw:
-                text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
-                reader = csv.reader(text, delimiter=delim)
-                header: list[str] | None = None
-                n = 0
-                while True:
-                    try:
-                        row = next(reader)
-                    except StopIteration:
-                        break
-                    except csv.Error as e:
-                        yield ParseError(source, f"line {reader.line_num}", f"bad CSV: {e}")
-                        continue
-                    if not any(c.strip() for c in row):
-                        continue
-                    if header is None:
-                        header = [c.strip().lower() for c in row]
-                        if "title" not in header and "_id" not in header:
-                            yield ParseError(source, "line 1",
-                                             f"CSV header has no 'title' column: {row[:10]}")
-                            return
-                        continue
-                    n += 1
-                    rec = dict(zip(header, row, strict=False))
-                    yield to_paper(rec, source, f"record {n} (line {reader.line_num})", self.FORMAT)
+            yield from self._records(path, source, delim, limit)
         except READ_ERRORS as e:
             yield ParseError(source, "file", f"cannot read file: {e}")
+
+    def _records(self, path: Path, source: str, delim: str, limit: int) -> Iterator[Record]:
+        """Records of a CSV file, parsed strictly. A record the csv module rejects (a quote never
+        closed, text after a closing quote, a field over the cap) is reported at its first line and
+        reading resumes at its second line, so the rows an unterminated quote swallowed come back."""
+        lines = _CsvLines(iter_lines(path, limit), limit)
+        reader = csv.reader(lines, delimiter=delim, strict=True)
+        header: list[str] | None = None
+        n = 0
+        while True:
+            lines.start_record()
+            try:
+                row = next(reader)
+            except StopIteration:
+                yield from lines.drain()
+                return
+            except (csv.Error, _RecordTooLong) as e:
+                yield from lines.drain()
+                start = lines.taken[0][0] if lines.taken else 0
+                reason = str(e) if isinstance(e, _RecordTooLong) else f"bad CSV: {e}"
+                if len(lines.taken) > 1:
+                    reason += f" (a quote opened on line {start} is never closed?); reading on from line " \
+                              f"{lines.taken[1][0]}"
+                yield ParseError(source, f"line {start}", f"{reason}; record skipped")
+                lines.replay_after_first()
+                reader = csv.reader(lines, delimiter=delim, strict=True)  # fresh parser state
+                continue
+            yield from lines.drain()
+            if not any(c.strip() for c in row):
+                continue
+            start = lines.taken[0][0] if lines.taken else 0
+            if header is None:
+                if lines.undecoded:
+                    yield ParseError(source, f"line {start}", "CSV header is not valid UTF-8 (save the file as "
+                                                              "UTF-8)")
+                    return
+                header = [c.strip().lower() for c in row]
+                if "title" not in header and "_id" not in header:
+                    yield ParseError(source, "line 1", f"CSV header has no 'title' column: {row[:10]}")
+                    return
+                continue
+            n += 1
+            loc = f"record {n} (line {start})"
+            bad = None if not lines.undecoded else next(
+                ((col, m) for col, c in zip(header, row, strict=False) if (m := _UNDECODED.search(c))), None)
+            if bad is not None:
+                col, m = bad
+                yield ParseError(source, loc, f"not valid UTF-8 (byte 0x{ord(m.group()) - 0xDC00:02x} in column "
+                                              f"{col!r}); record skipped (save the file as UTF-8)")
+                continue
+            rec = dict(zip(header, row, strict=False))
+            got = guarded(source, loc, to_paper, rec, source, loc, self.FORMAT)
+            if got is not None:
+                yield got
+
+
+class _RecordTooLong(Exception):
+    pass
+
+
+class _CsvLines:
+    """The lines csv.reader parses: decoded with ``surrogateescape`` (a byte that is not UTF-8 stays
+    visible and rejects its record), bounded (a line over the cap is reported and skipped), and
+    kept until their record is read, so that a rejected record can be re-read from its second line."""
+
+    def __init__(self, lines: Iterator[tuple[int, bytes | ParseError]], limit: int) -> None:
+        self._lines = lines
+        self._limit = limit
+        self._replay: deque[tuple[int, str]] = deque()
+        self._errors: list[ParseError] = []
+        self.taken: list[tuple[int, str]] = []
+        self._taken_bytes = 0
+        self.undecoded = False
+
+    def start_record(self) -> None:
+        self.taken = []
+        self._taken_bytes = 0
+        self.undecoded = False  # whether a line of this record was not UTF-8
+
+    def replay_after_first(self) -> None:
+        self._replay.extendleft(reversed(self.taken[1:]))
+        self.start_record()
+
+    def drain(self) -> Iterator[ParseError]:
+        errors, self._errors = self._errors, []
+        yield from errors
+
+    def __iter__(self) -> _CsvLines:
+        return self
+
+    def __next__(self) -> str:
+        while not self._replay:
+            n, raw = next(self._lines)  # StopIteration ends the reader
+            if isinstance(raw, ParseError):
+                self._errors.append(raw)
+                continue
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = raw.decode("utf-8", "surrogateescape")
+                self.undecoded = True
+            if n == 1:
+                text = text.removeprefix("\ufeff")
+            if "\r" in text.rstrip("\r\n"):  # old-Mac line ends inside this line: split there
+                self._replay.extend((n, part) for part in _BARE_CR.split(text))
+            else:
+                self._replay.append((n, text))
+        n, text = self._replay.popleft()
+        self.taken.append((n, text))
+        self._taken_bytes += len(text)
+        if self._taken_bytes > self._limit:
+            raise _RecordTooLong(f"record longer than the limit of {self._limit:,} bytes (PAPERSIFT_MAX_RECORD_BYTES)")
+        if len(self.taken) > MAX_RECORD_LINES:
+            raise _RecordTooLong(f"record spans more than {MAX_RECORD_LINES} lines")
+        return text
 
 
 JSONL = JsonlImporter()

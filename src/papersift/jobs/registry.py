@@ -54,9 +54,12 @@ def register(job: Job) -> Job:
 
 # -- built-in jobs -----------------------------------------------------------------------------------
 def run_index(ctx: JobContext) -> Result:
+    from papersift.store import stats
+
     eng = ctx.engine
     papers = eng.catch_up()
     vectors = eng.catch_up_vectors()
+    stats.refresh(eng.db)  # the corpus statistics requests read (at most once a minute)
     return Result(f"indexed {papers} papers, {vectors} vectors (change {eng.lexical.seq})",
                   worked=bool(papers or vectors))
 

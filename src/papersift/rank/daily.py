@@ -6,6 +6,7 @@ else its publication date, else the day papersift first saw it.
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -41,9 +42,9 @@ class Period:
     def key(self) -> str:
         if self.kind == "week":
             y, w, _ = self.start.isocalendar()
-            return f"{y}-W{w:02d}"
+            return f"{y:04d}-W{w:02d}"  # zero-padded: year 1 is "0001-W01", which parse_period reads
         if self.kind == "month":
-            return f"{self.start.year}-{self.start.month:02d}"
+            return f"{self.start.year:04d}-{self.start.month:02d}"
         return self.start.isoformat()
 
     @property
@@ -63,13 +64,15 @@ class Period:
 
 
 def period_of(kind: str, d: date) -> Period:
+    """The day, ISO week (Monday to Sunday) or month containing ``d``. Never leaves the calendar
+    (a period that would run past 9999-12-31 ends there; 0001-01-01 is a Monday)."""
     if kind == "week":
         start = d - timedelta(days=d.weekday())
-        return Period("week", start, start + timedelta(days=6))
+        end = start + timedelta(days=6) if start <= date.max - timedelta(days=6) else date.max
+        return Period("week", start, end)
     if kind == "month":
         start = d.replace(day=1)
-        nxt = (start + timedelta(days=32)).replace(day=1)
-        return Period("month", start, nxt - timedelta(days=1))
+        return Period("month", start, start.replace(day=calendar.monthrange(start.year, start.month)[1]))
     return Period("day", d, d)
 
 
@@ -82,7 +85,7 @@ def parse_period(date_s: str | None = None, week: str | None = None, month: str 
     if date_s:
         try:
             return period_of("day", date.fromisoformat(date_s.strip()))
-        except ValueError:
+        except (ValueError, OverflowError):
             raise ValueError(f"date must look like 2025-02-27, not {date_s!r}") from None
     if week:
         m = WEEK_RE.match(week.strip())
@@ -90,7 +93,7 @@ def parse_period(date_s: str | None = None, week: str | None = None, month: str 
             if not m:
                 raise ValueError
             return period_of("week", date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1))
-        except ValueError:
+        except (ValueError, OverflowError):
             raise ValueError(f"week must look like 2025-W09, not {week!r}") from None
     if month:
         m = MONTH_RE.match(month.strip())
@@ -98,7 +101,7 @@ def parse_period(date_s: str | None = None, week: str | None = None, month: str 
             if not m:
                 raise ValueError
             return period_of("month", date(int(m.group(1)), int(m.group(2)), 1))
-        except ValueError:
+        except (ValueError, OverflowError):
             raise ValueError(f"month must look like 2025-02, not {month!r}") from None
     return None
 
@@ -134,26 +137,33 @@ def daily(store: SQLStore, period: Period | None, sort: str = "trending", submit
           limit: int = 50, offset: int = 0, now: datetime | None = None) -> DailyPage:
     """Papers whose daily date falls in ``period`` (all papers when None), sorted and paged.
 
-    ``sort``: "trending" (see papersift.trending) or "publishedAt" (newest daily date first,
-    then id). Only (pk, votes, dates) are read for the whole period; full rows only for the page.
+    ``sort``: "trending" (see rank/trending.py) or "publishedAt" (newest daily date first, then id).
+    Never reads the whole period: a page of "publishedAt" is one index range scan (store/feeds.py);
+    for "trending" only the papers *with* upvotes are scored (a paper without votes scores 0, and
+    those keep the "publishedAt" order after every voted one), the rest of the page is read in order.
     """
     if sort not in SORTS:
         raise ValueError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
-    now = now or trending.as_datetime(datetime.now().astimezone())
-    rows = sql.candidates(store.db, period.start if period else None, period.end if period else None,
-                          submitter.strip().lower() if submitter else None)
-
-    def when(r: Any) -> datetime | None:
-        return trending.as_datetime(r.submitted_on_daily_at or r.published or r.first_seen)
-
-    if sort == "trending":
-        rows = trending.rank(rows, lambda r: r.upvotes or 0, when, lambda r: r.id, now)  # type: ignore[arg-type]
+    start, end = (period.start, period.end) if period else (None, None)
+    who = submitter.strip().lower() if submitter else None
+    limit, offset = max(limit, 0), max(offset, 0)
+    total = sql.count(store.db, start, end, who)
+    if sort == "publishedAt":
+        rows = sql.newest(store.db, start, end, who, offset, limit)
     else:
-        rows = sorted(rows, key=lambda r: (-((when(r) or datetime.min) - trending.EPOCH).total_seconds(),
-                                           r.id))
-    page = rows[offset: offset + limit]
-    got = store.get_many(r.pk for r in page)
-    return DailyPage([got[r.pk] for r in page if r.pk in got], len(rows), period)
+        now = now or trending.as_datetime(datetime.now().astimezone())
+
+        def when(r: Any) -> datetime | None:
+            return trending.as_datetime(r.submitted_on_daily_at or r.published or r.first_seen)
+
+        voted = trending.rank(sql.voted(store.db, start, end, who), lambda r: r.upvotes or 0, when,
+                              lambda r: r.id, now)  # type: ignore[arg-type]
+        rows = voted[offset:offset + limit]
+        if len(rows) < limit:
+            rows += sql.newest(store.db, start, end, who, max(offset - len(voted), 0), limit - len(rows),
+                               unvoted_only=True)
+    got = store.get_many(r.pk for r in rows)
+    return DailyPage([got[r.pk] for r in rows if r.pk in got], total, period)
 
 
 def by_submitter(store: SQLStore, username: str, limit: int = 50, offset: int = 0) -> DailyPage:

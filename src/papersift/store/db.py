@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import os
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +29,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from alembic import command
 from alembic.config import Config
@@ -49,28 +52,141 @@ class SchemaOutOfDate(RuntimeError):
     """The database schema is older (or newer) than this papersift; the message says what to run."""
 
 
-def make_engine(url: str) -> Engine:
-    """A SQLAlchemy engine. On SQLite: WAL, foreign keys, a 30 s busy timeout, and transactions
-    begun explicitly (``BEGIN`` for reads, ``BEGIN IMMEDIATE`` for ``Database.write()``)."""
+class ReadOnlyStore(RuntimeError):
+    """A write asked of a database opened read-only (read-only mode or a read-only data dir)."""
+
+
+class WriteBusy(RuntimeError):
+    """The write lock could not be had in time (another writer holds it); try again later."""
+
+    retry_after = 5
+
+
+# Pool: reads never queue behind writers. Writers wait for the lock in Database.write()'s gate,
+# without a pooled connection, so at most one connection per process waits on SQLite's lock;
+# 10 + 30 connections cover a web worker's 40 threads. A checkout that still waits 10 s fails
+# (sqlalchemy.exc.TimeoutError: the web answers 503).
+POOL_SIZE, POOL_OVERFLOW, POOL_TIMEOUT = 10, 30, 10.0
+READ_BUSY_MS = 30_000  # a reader's busy timeout (WAL readers almost never wait)
+
+
+def make_engine(url: str, read_only: bool = False) -> Engine:
+    """A SQLAlchemy engine. On SQLite: WAL, foreign keys, a 30 s busy timeout for reads, and
+    transactions begun explicitly (``BEGIN`` for reads, ``BEGIN IMMEDIATE`` for ``Database.write()``,
+    whose lock wait is the ``_WRITE`` execution option in milliseconds).
+
+    ``read_only``: SQLite opens the file with ``mode=ro`` (``immutable=1`` for a cleanly closed
+    copy in a directory it cannot write, see ``_connect_read_only``), never switches it to WAL and
+    sets ``query_only``; PostgreSQL sessions get ``default_transaction_read_only``."""
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        args = {"options": "-c default_transaction_read_only=on"} if read_only else {}
+        return create_engine(url, pool_pre_ping=True, pool_timeout=POOL_TIMEOUT, connect_args=args)
+    path = make_url(url).database
+    pool: dict[str, Any] = {}
+    if path and path != ":memory:" and not path.startswith("file:"):
+        pool = {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW, "pool_timeout": POOL_TIMEOUT}
+    if read_only and pool:
+        engine = create_engine(url, creator=lambda: _connect_read_only(str(path)), **pool)
+    else:
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **pool)
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # pysqlite: no implicit BEGIN; we emit our own below
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA busy_timeout=30000")
-        _ensure_wal(cur)
-        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA busy_timeout={READ_BUSY_MS}")
+        if read_only:
+            cur.execute("PRAGMA query_only=ON")
+        else:
+            _ensure_wal(cur)
+            cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
+        wait_ms = conn.get_execution_options().get(_WRITE)
+        if not wait_ms:
+            conn.exec_driver_sql("BEGIN")
+            return
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={max(int(wait_ms), 1)}")
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        finally:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={READ_BUSY_MS}")
 
     return engine
+
+
+def _connect_read_only(path: str) -> sqlite3.Connection:
+    """Open a SQLite file read-only. ``mode=ro`` works while the directory is writable or the WAL
+    files exist (a live database: its writers' commits stay visible). A cleanly closed WAL database
+    in a directory nobody may write (no -wal, and no -shm can be made) opens as ``immutable=1``:
+    nothing can change it there. A -wal left without its -shm (a crash) cannot be read that way."""
+    uri = "file:" + quote(os.path.abspath(path))
+    if not os.path.exists(path):
+        raise ReadOnlyStore(f"no database at {path} (read-only mode never creates one)")
+    con = sqlite3.connect(uri + "?mode=ro", uri=True, timeout=30, check_same_thread=False)
+    try:
+        con.execute("PRAGMA schema_version").fetchone()
+        return con
+    except sqlite3.OperationalError as e:
+        con.close()
+        if "unable to open" not in str(e):
+            raise
+        wal = Path(path + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise ReadOnlyStore(f"cannot open {path} read-only: its -wal file holds commits but there is no "
+                                "-shm file and the directory is not writable (was it copied while in use?). "
+                                "Open it once writable, or copy it with `sqlite3 SRC \".backup DST\"`") from None
+    con = sqlite3.connect(uri + "?mode=ro&immutable=1", uri=True, timeout=30, check_same_thread=False)
+    con.execute("PRAGMA schema_version").fetchone()
+    return con
+
+
+def _create_private(path: str) -> None:
+    """Create the SQLite file mode 0600 (it holds password hashes; SQLite gives its -wal and -shm
+    the database file's mode), and take group/other permissions away from an existing one."""
+    p = Path(path)
+    try:
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+        return
+    except FileExistsError:
+        pass
+    except OSError as e:  # a missing or read-only directory: the first connection says so
+        log.debug("could not create %s: %s", p, e)
+        return
+    for f in (p, p.with_name(p.name + "-wal"), p.with_name(p.name + "-shm")):
+        try:
+            st = f.stat()
+            if st.st_mode & 0o077 and st.st_uid == os.geteuid():
+                os.chmod(f, stat.S_IMODE(st.st_mode) & 0o700)
+                log.info("%s was readable by other users: now mode %o", f, stat.S_IMODE(st.st_mode) & 0o700)
+        except OSError:
+            continue
+
+
+def unavailable(exc: BaseException) -> tuple[str, int] | None:
+    """When ``exc`` says the database cannot take a request now (busy, disk full, unwritable,
+    out of connections): a message for people and a Retry-After in seconds; else None."""
+    from sqlalchemy import exc as sa_exc
+
+    if isinstance(exc, WriteBusy):
+        return str(exc), exc.retry_after
+    if isinstance(exc, sa_exc.TimeoutError):
+        return "The server is busy (every database connection is in use); try again in a few seconds.", 5
+    orig = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
+    if not isinstance(exc, sa_exc.OperationalError) and not isinstance(orig, sqlite3.OperationalError):
+        return None
+    msg = str(orig).lower()
+    if "locked" in msg or "busy" in msg:
+        return "The database is busy with another write; try again in a few seconds.", 5
+    if "full" in msg:
+        return "The server's disk is full, so nothing can be saved right now; try again later.", 120
+    if "readonly" in msg or "read-only" in msg:
+        return "The database cannot be written right now (its file or file system is read-only).", 120
+    return "The database is unavailable right now; try again later.", 30
 
 
 def _ensure_wal(cur: Any, timeout: float = 30.0) -> None:
@@ -96,9 +212,21 @@ def _ensure_wal(cur: Any, timeout: float = 30.0) -> None:
 class Database:
     """The engine of one database plus its write path. Thread-safe; one per process is enough."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, read_only: bool = False) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.read_only = read_only
+        # a write waits up to write_wait s for the write lock (in this process, then SQLite's); with
+        # write_stall set (web workers), a writer that finds the lock held longer than that by this
+        # process's current writer fails at once (WriteBusy) instead of queueing
+        self.write_wait = 30.0
+        self.write_stall: float | None = None
+        self._gate = threading.Lock()
+        self._gate_since: float | None = None
+        self._gate_depth = threading.local()
+        path = make_url(url).database if url.startswith("sqlite") else None
+        if path and path != ":memory:" and not path.startswith("file:") and not read_only:
+            _create_private(path)
+        self.engine = make_engine(url, read_only=read_only)
         self._write_engine = self.engine.execution_options(**{_WRITE: True})
 
     @property
@@ -110,10 +238,46 @@ class Database:
         return self.dialect == "sqlite"
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """A write transaction holding the write lock from its start (commits on success)."""
-        with self._write_engine.begin() as conn:
+    def write(self, wait: float | None = None) -> Iterator[Connection]:
+        """A write transaction holding the write lock from its start (commits on success).
+
+        Raises ReadOnlyStore on a read-only database; on SQLite, WriteBusy or "database is locked"
+        (sqlalchemy OperationalError) when the lock is not had within ``wait`` (default
+        ``write_wait``) seconds."""
+        if self.read_only:
+            raise ReadOnlyStore("this papersift is read-only: nothing can be saved")
+        if not self.is_sqlite:
+            with self._write_engine.begin() as conn:
+                yield conn
+            return
+        with self._write_slot(wait) as left, \
+                self.engine.execution_options(**{_WRITE: max(int(left * 1000), 1)}).begin() as conn:
             yield conn
+
+    @contextmanager
+    def _write_slot(self, wait: float | None = None) -> Iterator[float]:
+        """One writer per process waits for SQLite's lock (it takes one writer at a time anyway); the
+        others wait here, holding no pooled connection. Yields the seconds left of ``write_wait``."""
+        budget = self.write_wait if wait is None else wait
+        if getattr(self._gate_depth, "n", 0):  # a write inside this thread's own write
+            yield budget
+            return
+        deadline = time.monotonic() + budget
+        while not self._gate.acquire(timeout=0.05):
+            now = time.monotonic()
+            since = self._gate_since
+            if self.write_stall is not None and since is not None and now - since > self.write_stall:
+                raise WriteBusy("The database is busy with another write; try again in a few seconds.")
+            if now >= deadline:
+                raise WriteBusy("The database is busy with other writes; try again in a few seconds.")
+        self._gate_since = time.monotonic()
+        self._gate_depth.n = 1
+        try:
+            yield max(deadline - time.monotonic(), 0.001)
+        finally:
+            self._gate_depth.n = 0
+            self._gate_since = None
+            self._gate.release()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -146,6 +310,9 @@ class Database:
     def upgrade(self) -> bool:
         """Migrate to the newest revision, once, under a lock. Returns True if anything ran."""
         want = head_revision()
+        if self.read_only:  # never migrate a read-only database: say what it lacks instead
+            self.check_schema()
+            return False
         if self.revision() == want:
             return False
         with _MIGRATE_LOCK, self._migration_lock():

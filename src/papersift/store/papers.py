@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
 from papersift.models import IngestStats, Paper, ParseError, split_arxiv_id
 from papersift.store import dialect
@@ -61,6 +62,21 @@ def paper_to_row(p: Paper) -> dict[str, Any]:
         "published": p.published, "updated": p.updated, "version": p.version, "links": dict(p.links),
         "sources": list(p.sources),
     }
+
+
+def _record_fault(e: Exception) -> bool:
+    """True when a write failed because of the data it carried (a value the driver cannot encode,
+    an integer out of range, a constraint), not because the database is unusable."""
+    if isinstance(e, DBAPIError):
+        return isinstance(e, IntegrityError | DataError)
+    return isinstance(e, StatementError | UnicodeError | ValueError | TypeError | OverflowError)
+
+
+def _rejected(p: Paper, e: Exception, source: str | None) -> IngestStats:
+    detail = " ".join(str(getattr(e, "orig", None) or e).split())[:300]
+    err = ParseError(source or "store", p.origin or f"paper {p.id}",
+                     f"the store refused paper {p.id!r}: {type(e).__name__}: {detail}")
+    return IngestStats(read=1, rejected=1, errors=[err])
 
 
 def _is_newer(row: dict[str, Any], p: Paper) -> bool | None:
@@ -142,12 +158,37 @@ class SQLStore:
                 r.setdefault("_aliases", set()).add(row.alias)
         return list(found.values())
 
-    def upsert_many(self, batch_in: Iterable[Paper], dedup_titles: bool = True) -> IngestStats:
+    def upsert_many(self, batch_in: Iterable[Paper], dedup_titles: bool = True,
+                    source: str | None = None) -> IngestStats:
         """Insert or merge a batch in one transaction. Idempotent: re-running it changes nothing.
 
         ``dedup_titles=False`` matches on ids only (for evaluation corpora whose documents must stay
-        apart even when two share a title)."""
+        apart even when two share a title).
+
+        A record the store cannot take (a value the driver or a constraint refuses) never costs the
+        batch: the batch is split in halves, each in its own transaction (and its own change
+        number), down to that record, which comes back as a rejection in ``stats.errors``
+        (``source``: the file, at the paper's ``origin``); every other record lands. A broken
+        database (locked, full, gone) still raises."""
         batch = list(batch_in)
+        try:
+            return self._upsert_batch(batch, dedup_titles)
+        except Exception as e:
+            if not _record_fault(e):
+                raise
+            if len(batch) == 1:
+                return _rejected(batch[0], e, source)
+        stats = IngestStats()
+        mid = len(batch) // 2
+        for part in (batch[:mid], batch[mid:]):
+            got = self.upsert_many(part, dedup_titles, source)
+            stats.add(got)
+            stats.seq = max(stats.seq, got.seq)  # several changes: IngestStats.seq is the last one
+            stats.inserted += got.inserted
+            stats.changed += got.changed
+        return stats
+
+    def _upsert_batch(self, batch: list[Paper], dedup_titles: bool) -> IngestStats:
         stats = IngestStats(read=len(batch))
         if not batch:
             return stats
@@ -352,20 +393,7 @@ class SQLStore:
                                     .where(papers.c.seq > after_seq, papers.c.pk > after_pk)).scalar() or 0)
 
     def stats(self) -> dict[str, Any]:
-        with self.engine.connect() as conn:
-            n = conn.execute(select(func.count()).select_from(papers)).scalar() or 0
-            lo, hi = conn.execute(select(func.min(papers.c.published), func.max(papers.c.published))).one()
-            files = conn.execute(select(func.count()).select_from(ingest_files)).scalar() or 0
-            errors = conn.execute(select(func.count()).select_from(ingest_errors)).scalar() or 0
-            sources: dict[str, int] = defaultdict(int)
-            cats: dict[str, int] = defaultdict(int)
-            for srcs, catl in conn.execute(select(papers.c.sources, papers.c.categories)):
-                for s in srcs or ():
-                    sources[s] += 1
-                if catl:
-                    cats[catl[0]] += 1
-        top = dict(sorted(cats.items(), key=lambda kv: (-kv[1], kv[0]))[:20])
-        return {"papers": int(n), "published_min": lo.isoformat() if lo else None,
-                "published_max": hi.isoformat() if hi else None, "files_ingested": int(files),
-                "ingest_errors": int(errors), "sources": dict(sorted(sources.items())),
-                "top_categories": top}
+        """Exact statistics, scanning every row (see store/stats.py for what requests read)."""
+        from papersift.store import stats
+
+        return stats.compute(self.db)

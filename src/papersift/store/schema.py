@@ -140,7 +140,8 @@ login_attempts = Table(
 counters = Table(
     "counters",
     metadata,
-    Column("name", String(40), primary_key=True),  # "change": the change log (store/db.py)
+    Column("name", String(40), primary_key=True),  # "change": the change log (store/db.py);
+    # "logins": locked by each login reservation (store/users.py), its value counts attempts
     Column("value", BigInteger, nullable=False),
 )
 

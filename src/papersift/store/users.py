@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Connection, Row
 
 from papersift.store import dialect
-from papersift.store.db import Database
-from papersift.store.schema import api_tokens, login_attempts, sessions, users
+from papersift.store.db import Database, unavailable
+from papersift.store.schema import api_tokens, counters, login_attempts, sessions, users
+
+log = logging.getLogger(__name__)
 
 
 # -- users ---------------------------------------------------------------------------------------
@@ -43,18 +46,56 @@ def set_password_hash(db: Database, user_id: int, password_hash: str) -> None:
         conn.execute(update(users).where(users.c.id == user_id).values(password_hash=password_hash))
 
 
-# -- failed logins -------------------------------------------------------------------------------
-def count_failures(db: Database, username: str, ip: str, since: datetime) -> int:
-    with db.read() as conn:
-        return int(conn.execute(select(func.count()).select_from(login_attempts).where(
-            login_attempts.c.username == username, login_attempts.c.ip == ip,
-            login_attempts.c.at >= since)).scalar() or 0)
+# -- login attempts ------------------------------------------------------------------------------
+LOGIN_LOCK = "logins"  # counters row whose row lock serialises login reservations on PostgreSQL
 
 
-def record_failure(db: Database, username: str, ip: str, at: datetime, forget_before: datetime) -> None:
+def _lock_logins(conn: Connection, dialect_name: str) -> None:
+    """Take the login lock inside the caller's write transaction. SQLite: ``BEGIN IMMEDIATE`` holds
+    it already; PostgreSQL: this row lock, held until commit (READ COMMITTED then sees every
+    reservation committed before it)."""
+    bump = update(counters).where(counters.c.name == LOGIN_LOCK).values(value=counters.c.value + 1)
+    if conn.execute(bump).rowcount == 0:
+        conn.execute(dialect.insert_ignore(dialect_name, counters, ["name"]).values(name=LOGIN_LOCK, value=0))
+        conn.execute(bump)
+
+
+def reserve_attempt(db: Database, username: str, ip: str, at: datetime, since: datetime,
+                    max_account_ip: int, max_ip: int, max_account: int, forget_before: datetime) -> int | None:
+    """Record a login attempt *before* its password is checked, if the limits allow; returns the
+    attempt's id, or None when a limit is reached. Count and insert are one write transaction under
+    the login lock, so N concurrent attempts reserve at most the limit (an attempt counts as failed
+    until ``clear_failures`` or ``cancel_attempt`` removes it). Limits, over rows since ``since``:
+    this username from this address, this address for any username, this username from anywhere."""
+    la = login_attempts
     with db.write() as conn:
-        conn.execute(login_attempts.insert().values(username=username, ip=ip, at=at))
-        conn.execute(delete(login_attempts).where(login_attempts.c.at < forget_before))
+        _lock_logins(conn, db.dialect)
+        conn.execute(delete(la).where(la.c.at < forget_before))
+
+        def count(*where: Any) -> int:
+            return int(conn.execute(select(func.count()).select_from(la).where(la.c.at >= since, *where)
+                                    ).scalar() or 0)
+
+        if (count(la.c.username == username, la.c.ip == ip) >= max_account_ip
+                or count(la.c.ip == ip) >= max_ip or count(la.c.username == username) >= max_account):
+            return None
+        return int(conn.execute(la.insert().values(username=username, ip=ip, at=at).returning(la.c.id)
+                                ).scalar_one())
+
+
+def cancel_attempt(db: Database, attempt_id: int) -> None:
+    """Give a reservation back (its password was never checked)."""
+    with db.write() as conn:
+        conn.execute(delete(login_attempts).where(login_attempts.c.id == attempt_id))
+
+
+def count_attempts(db: Database, username: str, ip: str | None, since: datetime) -> int:
+    """Failed (or in-flight) attempts for ``username`` (from ``ip``, if given) since ``since``."""
+    where = [login_attempts.c.username == username, login_attempts.c.at >= since]
+    if ip is not None:
+        where.append(login_attempts.c.ip == ip)
+    with db.read() as conn:
+        return int(conn.execute(select(func.count()).select_from(login_attempts).where(*where)).scalar() or 0)
 
 
 def clear_failures(db: Database, username: str, ip: str) -> None:
@@ -105,11 +146,17 @@ def delete_api_token(db: Database, user_id: int, token_id: int) -> bool:
 
 
 def user_by_api_token(db: Database, token_hash: str, at: datetime) -> Row[Any] | None:
-    """The token's user (and mark the token used), or None."""
+    """The token's user (and mark the token used), or None. Marking it is bookkeeping: a read-only,
+    busy or full database skips it (logged) rather than refusing an authenticated request."""
     with db.read() as conn:
         row = conn.execute(select(api_tokens.c.id.label("token_id"), users).join(
             users, users.c.id == api_tokens.c.user_id).where(api_tokens.c.token_hash == token_hash)).first()
-    if row is not None:
-        with db.write() as conn:
-            conn.execute(update(api_tokens).where(api_tokens.c.id == row.token_id).values(last_used_at=at))
+    if row is not None and not db.read_only:
+        try:
+            with db.write(wait=0.2) as conn:  # bookkeeping never makes the request wait for the lock
+                conn.execute(update(api_tokens).where(api_tokens.c.id == row.token_id).values(last_used_at=at))
+        except Exception as e:
+            if unavailable(e) is None:
+                raise
+            log.warning("API token %s: last-used time not recorded: %s", row.token_id, e)
     return row

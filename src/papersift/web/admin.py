@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from papersift.index.owner import describe
 from papersift.jobs.registry import jobs_for
 from papersift.store import jobs as jobs_sql
 from papersift.web import deps
@@ -21,6 +20,6 @@ def admin_page(request: Request):
     rows = {r.name: r for r in jobs_sql.all_jobs(eng.db)}
     jobs = [{"name": n, "job": schedule.get(n), "row": rows.get(n)} for n in sorted(set(schedule) | set(rows))]
     return render(request, "admin.html", {
-        "jobs": jobs, "runs": jobs_sql.runs(eng.db, limit=30), "owner": describe(eng.lock.owner()),
+        "jobs": jobs, "runs": jobs_sql.runs(eng.db, limit=30), "owner": deps.index_owner(eng),
         "indexed": len(eng.lexical), "change": eng.lexical.seq, "vectors": len(eng.semantic),
         "model": eng.semantic.model})

@@ -3,15 +3,17 @@ upvotes, submissions, daily feed, stats. Errors are {"error": message}."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Body, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from papersift import accounts
 from papersift.models import Paper, paper_to_dict
 from papersift.rank import daily as feeds
 from papersift.rank.similar import similar
 from papersift.search.service import MODES, make_filters, search
+from papersift.store.stats import snapshot as stats_snapshot
 from papersift.web import deps
 from papersift.web.deps import parse_day as _day
 
@@ -53,7 +55,7 @@ def api_search(request: Request, q: str = "", limit: int = Query(10, ge=1, le=10
 @router.get("/daily", summary="Daily feed")
 def api_daily(request: Request, date: str | None = None, week: str | None = None, month: str | None = None,
               sort: str = "trending", submitter: str | None = None, limit: int = Query(50, ge=1, le=100),
-              offset: int = Query(0, ge=0)):
+              offset: int = Query(0, ge=0, le=1_000_000)):
     e = deps.engine(request)
     try:
         period = feeds.parse_period(date, week, month)
@@ -72,7 +74,7 @@ def api_daily(request: Request, date: str | None = None, week: str | None = None
 @router.get("/stats", summary="Corpus statistics")
 def api_stats(request: Request):
     e = deps.engine(request)
-    return {**e.store.stats(), "indexed": len(e.lexical)}
+    return {**stats_snapshot(e.db), "indexed": len(e.lexical)}
 
 
 @router.get("/me", summary="Who the API token belongs to")
@@ -81,17 +83,32 @@ def api_me(request: Request):
     return {"username": user.username, "is_admin": user.is_admin}
 
 
-@router.post("/submit", summary="Submit a stored paper to the daily feed")
-def api_submit(request: Request, body: Annotated[dict[str, Any], Body(examples=[{"paper": "2401.01234"}])]):
-    user = deps.require_api_user(request)
-    ref = body.get("paper") or body.get("id") or body.get("url")
+SUBMIT_BODY = {"required": True, "content": {"application/json": {
+    "schema": {"type": "object", "properties": {"paper": {"type": "string", "description": "arXiv id or URL"}}},
+    "example": {"paper": "2401.01234"}}}}
+
+
+@router.post("/submit", summary="Submit a stored paper to the daily feed",
+             openapi_extra={"requestBody": SUBMIT_BODY})
+async def api_submit(request: Request):
+    # the caller is authenticated before the body is read (its size is bounded by web/app.py BodyLimit)
+    user = await run_in_threadpool(deps.require_api_user, request)
+    try:
+        body = await request.json()
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested deeper than Python recurses
+        body = None
+    ref = (body.get("paper") or body.get("id") or body.get("url")) if isinstance(body, dict) else None
     if not isinstance(ref, str) or not ref.strip():
         raise HTTPException(400, "send {\"paper\": \"<arXiv id or URL>\"}")
-    try:
-        p, new = accounts.submit_paper(deps.engine(request).store, user, ref)
-    except accounts.AccountError as exc:
-        raise HTTPException(404 if "not in the store" in str(exc) else 400, str(exc)) from None
-    return {"submitted": new, "paper": paper_json(p)}
+
+    def submit() -> dict[str, Any]:
+        try:
+            p, new = accounts.submit_paper(deps.engine(request).store, user, ref)
+        except accounts.AccountError as exc:
+            raise HTTPException(404 if "not in the store" in str(exc) else 400, str(exc)) from None
+        return {"submitted": new, "paper": paper_json(p)}
+
+    return await run_in_threadpool(submit)
 
 
 @router.get("/papers/{paper_id:path}/similar", summary="Similar papers")

@@ -5,7 +5,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import secrets
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -13,17 +16,23 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from papersift.accounts import secret_key
 from papersift.config import Settings
 from papersift.engine import open_engine
-from papersift.index.owner import describe
-from papersift.web import admin, api, auth, feeds_xml, hf_api, pages
+from papersift.store.db import ReadOnlyStore, WriteBusy, unavailable
+from papersift.web import admin, api, auth, deps, feeds_xml, hf_api, pages
 from papersift.web.render import highlight, register_filters
 
 HERE = Path(__file__).parent
 log = logging.getLogger(__name__)
+WRITE_STALL = 1.0  # seconds
+READ_ONLY_MESSAGE = ("This papersift is read-only: upvotes, sign-up, login and submissions are switched off. "
+                     "Searching and reading work as usual.")
 
 
 def is_api(request: Request) -> bool:
@@ -35,8 +44,11 @@ def create_app(settings: Settings) -> FastAPI:
     # Web workers are readers: they never write an index (the worker, or an ingest, owns them)
     # and see the owner's commits through Engine.refresh (deps.engine) without a restart.
     eng = open_engine(settings, "reader")
-    log.info("web worker (pid %d) serving %s: %d papers indexed, %s", os.getpid(), settings.data_dir,
-             len(eng.lexical), "owner: " + describe(eng.lock.owner()))
+    # a web write waits at most settings.write_wait s for the database lock, and fails at once
+    # (503) while another write of this worker has been waiting longer than WRITE_STALL s
+    eng.db.write_wait, eng.db.write_stall = settings.write_wait, WRITE_STALL
+    log.info("web worker (pid %d) serving %s%s: %d papers indexed, %s", os.getpid(), settings.data_dir,
+             " read-only" if settings.read_only else "", len(eng.lexical), "owner: " + deps.index_owner(eng))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -54,7 +66,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.engine = eng
     app.state.templates = templates
-    app.state.secret = secret_key(settings.data_dir, settings.secret_key)
+    app.state.secret = _secret(settings)
+    env.globals["read_only"] = settings.read_only
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     @app.exception_handler(StarletteHTTPException)
@@ -71,6 +84,31 @@ def create_app(settings: Settings) -> FastAPI:
         if is_api(request):
             return JSONResponse({"error": f"invalid request: {msgs}"}, status_code=422)
         return pages.error_page(request, 400, f"Invalid request: {msgs}")
+
+    @app.exception_handler(ReadOnlyStore)
+    async def read_only(request: Request, exc: ReadOnlyStore):
+        return await http_error(request, StarletteHTTPException(403, READ_ONLY_MESSAGE))
+
+    async def store_unavailable(request: Request, exc: Exception):
+        """Busy (lock or pool timeout), disk full, unwritable or failing database: 503 + Retry-After,
+        logged; anything else stays a 500."""
+        got = unavailable(exc)
+        if got is None:
+            raise exc
+        message, retry = got
+        if isinstance(exc, WriteBusy) or retry <= 5:
+            log.warning("%s %s: 503, %s", request.method, request.url.path, exc)
+        else:
+            log.error("%s %s: 503, %s", request.method, request.url.path, exc, exc_info=exc)
+        if not hasattr(request.state, "session"):
+            request.state.session = None  # the error page must not wait for the database again
+        return await http_error(request, StarletteHTTPException(503, message, headers={"Retry-After": str(retry)}))
+
+    for exc_class in (WriteBusy, OperationalError, SATimeoutError):
+        app.add_exception_handler(exc_class, store_unavailable)
+
+    # added before security_headers, so it runs inside it: a 413 carries the same headers
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, respond=http_error)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
@@ -93,6 +131,86 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(pages.router)
     return app
+
+
+class BodyTooLarge(StarletteHTTPException):
+    """413: FastAPI re-raises HTTPExceptions met while reading a body, so the app's own handler
+    answers it (JSON under /api/, the HTML error page elsewhere)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"The request body is too large: this server accepts at most {limit} bytes.")
+
+
+Responder = Callable[[Request, StarletteHTTPException], Awaitable[Any]]
+
+
+class BodyLimit:
+    """The request body limit (Settings.max_body_bytes, ``PAPERSIFT_MAX_BODY_BYTES``, default 1 MiB),
+    an ASGI middleware in front of every route. A request that announces a larger body
+    (Content-Length) is answered 413 before any route runs: no body is read, no session or token is
+    looked up. A body without a length (chunked) is counted as it streams and stops with the same
+    413 at the first byte over the limit, before anything parses it."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, respond: Responder) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.respond = respond  # renders an HTTPException the way the app's handler does
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.max_bytes
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    too_big = int(value) > limit
+                except ValueError:
+                    too_big = False  # the server (h11 / httptools) refuses a malformed length
+                if too_big:
+                    await self._reject(scope, receive, send)
+                    return
+        seen = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted, tracked)
+        except BodyTooLarge:
+            if started:
+                raise
+            await self._reject(scope, receive, send)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        request.state.session = None  # the error page must not look the session up
+        response = await self.respond(request, BodyTooLarge(self.max_bytes))
+        response.headers["Connection"] = "close"  # the unread body is not drained
+        await response(scope, receive, send)
+
+
+def _secret(settings: Settings) -> str:
+    try:
+        return secret_key(settings.data_dir, settings.secret_key)
+    except OSError:
+        if not settings.read_only:
+            raise
+        log.warning("read-only data dir without secret.key: anonymous form tokens use a per-process key")
+        return secrets.token_urlsafe(48)
 
 
 def app_from_env() -> FastAPI:

@@ -42,9 +42,9 @@ def login(request: Request, username: str = Form(""), password: str = Form(""),
     check_csrf(request, csrf_token)
     try:
         user = accounts.authenticate(db(request), username, password, client_ip(request))
-    except RateLimited as e:
+    except RateLimited as e:  # too many failures (Retry-After: the window), or Busy: no hash slot free
         return render(request, "login.html", {"next": safe_next(next), "error": str(e), "username": username},
-                      status=429, headers={"Retry-After": "300"})
+                      status=429, headers={"Retry-After": str(e.retry_after)})
     except AccountError as e:
         return render(request, "login.html", {"next": safe_next(next), "error": str(e), "username": username},
                       status=401)
@@ -64,6 +64,10 @@ def signup(request: Request, username: str = Form(""), password: str = Form(""),
         if password != password2:
             raise AccountError("The two passwords differ.")
         user = accounts.create_user(db(request), username, password)
+    except RateLimited as e:  # Busy: every hash slot of this worker is taken
+        return render(request, "signup.html", {"next": safe_next(next), "error": str(e),
+                                               "username": username}, status=429,
+                      headers={"Retry-After": str(e.retry_after)})
     except AccountError as e:
         return render(request, "signup.html", {"next": safe_next(next), "error": str(e),
                                                "username": username}, status=400)
@@ -105,7 +109,7 @@ def new_token(request: Request, name: str = Form("script"), csrf_token: str = Fo
 
 
 @router.post("/account/tokens/revoke")
-def revoke_token(request: Request, token_id: int = Form(...), csrf_token: str = Form("")):
+def revoke_token(request: Request, token_id: int = Form(..., ge=0, le=2**62), csrf_token: str = Form("")):
     check_csrf(request, csrf_token)
     user = _need_login(request)
     accounts.revoke_api_token(db(request), user, token_id)

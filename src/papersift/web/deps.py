@@ -5,8 +5,11 @@ Routes import this module; render.py imports it too (no route module imports ano
 
 from __future__ import annotations
 
+import logging
 import secrets
 from datetime import date
+from functools import lru_cache
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from typing import Any
 
 from fastapi import HTTPException, Request
@@ -15,8 +18,10 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from papersift import accounts, models
 from papersift.accounts import Session, User
 from papersift.engine import Engine
+from papersift.index.owner import describe
 from papersift.store.db import Database
 
+log = logging.getLogger(__name__)
 SESSION_COOKIE = "papersift_session"
 CSRF_COOKIE = "papersift_csrf"  # anonymous forms (login, sign-up): signed double-submit token
 
@@ -113,8 +118,65 @@ def safe_next(target: str | None) -> str:
     return t
 
 
+@lru_cache(maxsize=8)
+def _trusted_networks(entries: tuple[str, ...]) -> tuple[IPv4Network | IPv6Network, ...]:
+    nets = []
+    for entry in entries:
+        try:
+            nets.append(ip_network(entry, strict=False))
+        except ValueError:
+            log.warning("PAPERSIFT_TRUSTED_PROXIES: %r is not an IP address or network; ignored", entry)
+    return tuple(nets)
+
+
+def _ip(text: str) -> IPv4Address | IPv6Address | None:
+    try:
+        return ip_address(text.strip())
+    except ValueError:
+        return None
+
+
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's address: the direct peer, unless the peer is a configured trusted proxy
+    (Settings.trusted_proxies, PAPERSIFT_TRUSTED_PROXIES; none by default). Then X-Forwarded-For
+    is read from the right, past the trusted proxies, to the first address they did not add
+    themselves: the entries left of it are the client's to invent, so they are never believed."""
+    peer = request.client.host if request.client else "unknown"
+    settings = getattr(request.app.state, "settings", None)
+    nets = _trusted_networks(tuple(getattr(settings, "trusted_proxies", None) or ()))
+    if not nets:
+        return peer
+
+    def trusted(addr: IPv4Address | IPv6Address | None) -> bool:
+        return addr is not None and any(addr.version == n.version and addr in n for n in nets)
+
+    if not trusted(_ip(peer)):
+        return peer
+    hops = [h.strip() for v in request.headers.getlist("x-forwarded-for") for h in v.split(",") if h.strip()]
+    client = peer
+    for hop in reversed(hops):
+        addr = _ip(hop)
+        if addr is None:  # not an address a proxy of ours wrote: stop at the last one we believe
+            break
+        client = str(addr)
+        if not trusted(addr):
+            break
+    return client
+
+
+def index_owner(eng: Engine) -> str:
+    """Who owns the indexes, in words (a read-only data dir's lock file cannot be probed)."""
+    try:
+        return describe(eng.lock.owner())
+    except OSError as e:
+        return f"unknown ({e.strerror})"
+
+
+def base_url(request: Request) -> str:
+    """Where absolute links (Atom, Markdown) point: Settings.base_url (PAPERSIFT_BASE_URL), else the
+    request's own URL, which follows its Host header: set the base URL behind a proxy."""
+    configured = request.app.state.settings.base_url
+    return (configured or str(request.base_url)).rstrip("/")
 
 
 def require_admin(request: Request) -> User:

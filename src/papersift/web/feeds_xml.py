@@ -14,6 +14,7 @@ from papersift.rank.trending import as_datetime
 from papersift.search.service import make_filters, search
 from papersift.web import deps
 from papersift.web.deps import parse_day as _day
+from papersift.web.render import paper_path
 
 router = APIRouter(include_in_schema=False)
 ATOM = "http://www.w3.org/2005/Atom"
@@ -39,7 +40,7 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) ->
 
 
 def atom(request: Request, title: str, self_path: str, items: list[Paper]) -> Response:
-    base = str(request.base_url).rstrip("/")
+    base = deps.base_url(request)
     root = ET.Element(f"{{{ATOM}}}feed")
     _sub(root, "title", title)
     _sub(root, "id", base + self_path)
@@ -51,8 +52,8 @@ def atom(request: Request, title: str, self_path: str, items: list[Paper]) -> Re
     for p in items:
         entry = _sub(root, "entry")
         _sub(entry, "title", p.title)
-        _sub(entry, "id", f"{base}/papers/{p.id}")
-        _sub(entry, "link", rel="alternate", type="text/html", href=f"{base}/papers/{p.id}")
+        _sub(entry, "id", base + paper_path(p.id))
+        _sub(entry, "link", rel="alternate", type="text/html", href=base + paper_path(p.id))
         if p.links.get("pdf", "").startswith(("https://", "http://")):
             _sub(entry, "link", rel="related", type="application/pdf", href=p.links["pdf"])
         _sub(entry, "updated", _ts(feeds.daily_datetime(p)))

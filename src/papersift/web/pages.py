@@ -15,6 +15,7 @@ from papersift.models import Paper
 from papersift.rank import daily as feeds
 from papersift.rank.similar import similar
 from papersift.search.service import MODES, make_filters, search
+from papersift.store.stats import snapshot as stats_snapshot
 from papersift.web import deps
 from papersift.web.render import paper_markdown, render
 
@@ -29,7 +30,8 @@ def eng(request: Request) -> Engine:
 
 def error_page(request: Request, status: int, message: str, headers: dict[str, str] | None = None):
     titles = {400: "Bad request", 401: "Please log in", 403: "Forbidden", 404: "Not found",
-              405: "Method not allowed", 429: "Too many requests"}
+              405: "Method not allowed", 413: "Request too large", 429: "Too many requests",
+              503: "Try again later"}
     return render(request, "error.html", {"status": status, "title": titles.get(status, "Error"),
                                           "message": message}, status=status, headers=headers)
 
@@ -120,7 +122,7 @@ def paper_page(request: Request, paper_id: str):
             return PlainTextResponse(f"No paper with id {key!r}.\n", status_code=404)
         raise HTTPException(404, f"No paper with id {key!r} is in this papersift.")
     if as_md:
-        return PlainTextResponse(paper_markdown(p, str(request.base_url)), media_type="text/markdown")
+        return PlainTextResponse(paper_markdown(p, deps.base_url(request)), media_type="text/markdown")
     user = deps.current_user(request)
     return render(request, "paper.html", {"p": p, "voted": accounts.has_voted(deps.db(request), user, p),
                                           "similar": _similar(e, p), "daily": feeds.daily_date(p)})
@@ -196,6 +198,6 @@ def submit(request: Request, paper: str = Form(""), csrf_token: str = Form("")):
 @router.get("/about")
 def about(request: Request):
     e = eng(request)
-    stats = e.store.stats()
+    stats = stats_snapshot(e.db)
     stats["indexed"] = len(e.lexical)
     return render(request, "about.html", {"stats": stats, "latest": feeds.latest_day(e.db)})

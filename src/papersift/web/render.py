@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import Request
 from jinja2 import Environment
@@ -113,8 +113,19 @@ def paper_markdown(p: Paper, base_url: str) -> str:
     links = [(k, v) for k, v in p.links.items() if v.startswith(("https://", "http://"))]
     if links:
         lines += ["## Links", ""]
-        lines += [f"- {md_text(k)}: <{v.replace('>', '%3E').replace('<', '%3C').replace(' ', '%20')}>"
-                  for k, v in links]
+        lines += [f"- {md_text(k)}: {autolink(v)}" for k, v in links]
         lines.append("")
-    lines.append(f"Paper page: <{base_url.rstrip('/')}/papers/{p.id}>")
+    lines.append(f"Paper page: {autolink(base_url.rstrip('/') + paper_path(p.id))}")
     return "\n".join(lines) + "\n"
+
+
+def paper_path(paper_id: str) -> str:
+    """The paper page's path, the id percent-encoded (ids are data: any character may occur)."""
+    return "/papers/" + quote(paper_id, safe="/", errors="replace")
+
+
+def autolink(url: str) -> str:
+    """A Markdown autolink ``<url>`` that nothing in ``url`` can end early or turn into HTML."""
+    safe = (c if c.isascii() and c.isprintable() and c not in '<> "`\\' else quote(c, safe="", errors="replace")
+            for c in url)
+    return "<" + "".join(safe) + ">"
