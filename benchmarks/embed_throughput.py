@@ -25,7 +25,7 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from papersift.index import embed as E
+from papersift.index import embedders as E
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "eval" / "scifact" / "corpus.jsonl"
 RESULTS = Path(__file__).resolve().parent / "results" / "embed_throughput.json"

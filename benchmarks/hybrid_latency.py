@@ -24,9 +24,10 @@ import numpy as np
 from ingest_and_search import pct, write_corpus
 
 from papersift.config import Settings
-from papersift.pipeline import ingest_paths, open_engine
+from papersift.engine import open_engine
+from papersift.index.vectors import make_index
+from papersift.pipeline import ingest_paths
 from papersift.search.service import search
-from papersift.semantic import semantic_side
 
 
 def synthetic_vectors(n: int, dim: int, seed: int = 0) -> np.ndarray:
@@ -49,17 +50,20 @@ def main() -> None:
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="papersift-hybrid-"))
     vocab = write_corpus(tmp / "c.jsonl", args.n)
-    eng = open_engine(Settings(data_dir=tmp / "data", embedder=args.embedder))
+    eng = open_engine(Settings(data_dir=tmp / "data", embedder=args.embedder), "owner", upgrade=True)
     ingest_paths(eng, [tmp / "c.jsonl"], fmt="jsonl")
-    side = semantic_side(eng)
+    embedder = eng.semantic.encoder.embedder()
     t0 = time.perf_counter()
+    # synthetic vectors straight into the index (embedding 100k abstracts would take hours here)
     keys = np.arange(1, args.n + 1, dtype=np.int64)
-    vecs = synthetic_vectors(args.n, side.embedder.dim)
+    vecs = synthetic_vectors(args.n, embedder.dim)
+    side = eng.semantic.vectors
+    side.index = make_index(embedder.dim, args.n, model_name=side.model)
     for s in range(0, args.n, 20_000):
         side.index.add(keys[s:s + 20_000], vecs[s:s + 20_000])
-    side.save(eng.store.max_seq(), None)
+    side.save()
     print(f"{args.n:,} papers; vector index {type(side.index).__name__} built in {time.perf_counter() - t0:.1f}s; "
-          f"embedder {side.embedder.name}")
+          f"embedder {embedder.name}")
     rng = random.Random(2)
     common = vocab[50:5000]
     queries = [" ".join(rng.choice(common) for _ in range(rng.randint(1, 4))) for _ in range(args.queries)]
@@ -67,10 +71,10 @@ def main() -> None:
         search(eng, q, mode="hybrid")
     t = time.perf_counter()
     for q in queries:
-        side.embedder.embed_query(q)
+        embedder.embed_query(q)
     print(f"query embedding alone: {(time.perf_counter() - t) * 1000 / len(queries):.2f} ms mean")
     for mode in ("lexical", "semantic", "hybrid"):
-        side.__dict__.get("_qcache", {}).clear()  # time real query embeddings, not the LRU cache
+        eng.semantic.encoder._cache.clear()  # time real query embeddings, not the LRU cache
         lat = []
         for q in queries:
             t = time.perf_counter()

@@ -28,8 +28,9 @@ from pathlib import Path
 import numpy as np
 
 from papersift.config import Settings
+from papersift.engine import open_engine
 from papersift.index.lexical import Filters
-from papersift.pipeline import ingest_paths, open_engine
+from papersift.pipeline import ingest_paths
 
 CATS = ["cs.CL", "cs.LG", "cs.CV", "cs.AI", "stat.ML", "math.OC", "physics.comp-ph", "q-bio.NC",
         "cs.IR", "cs.RO", "eess.SP", "math.ST", "cond-mat.stat-mech", "hep-th", "astro-ph.CO"]
@@ -103,7 +104,7 @@ def main() -> None:
     corpus = tmp / "synthetic.jsonl"
     vocab = write_corpus(corpus, args.n)
 
-    eng = open_engine(Settings(data_dir=data))
+    eng = open_engine(Settings(data_dir=data), "owner", upgrade=True)
     t0 = time.perf_counter()
     stats = ingest_paths(eng, [corpus], fmt="jsonl")
     ingest_s = time.perf_counter() - t0

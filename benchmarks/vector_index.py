@@ -39,7 +39,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from papersift.index import vectors as V
-from papersift.index.embed import default_cache_dir
+from papersift.index.onnx_model import default_cache_dir
 
 SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "eval" / "scifact"
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -56,7 +56,7 @@ def real_embeddings(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
     cache = default_cache_dir() / "bench"
     docs_f, qs_f = cache / "scifact-minilm-docs.npy", cache / "scifact-minilm-queries.npy"
     if not docs_f.is_file() or not qs_f.is_file():
-        from papersift.index.embed import OnnxEmbedder
+        from papersift.index.embedders import OnnxEmbedder
 
         emb = OnnxEmbedder()
         with open(SCIFACT / "corpus.jsonl", encoding="utf-8") as fh:

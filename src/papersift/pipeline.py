@@ -31,7 +31,7 @@ from papersift.models import IngestStats, Paper, ParseError
 BATCH = 5000
 PARALLEL_PARSE_BYTES = 8 << 20  # files larger than this are parsed in a child process
 COMMIT_EVERY = 200_000  # papers between lexical index commits during a bulk ingest
-COMMIT_SECONDS = 5.0  # ... and at most this long between them, so readers see new papers soon
+COMMIT_SECONDS = 30.0  # ... and at most this long between them, so readers see new papers soon
 Progress = Callable[[int], None]  # called with the number of records just handled
 
 
