@@ -143,7 +143,8 @@ class Engine:
     def catch_up_vectors(self, force_save: bool = False) -> int:
         """Owner: add every new stored vector of the configured model to its vector index."""
         self._require_owner()
-        return self.semantic.vectors.catch_up(self.db, force_save=force_save)
+        imported = self.semantic.vectors.import_legacy(self.db)
+        return self.semantic.vectors.catch_up(self.db, force_save=force_save or bool(imported))
 
     def reindex(self, progress: Progress | None = None) -> int:
         """Owner: rebuild the lexical and vector indexes from the store."""

@@ -300,3 +300,37 @@ def test_stats_snapshot_is_what_requests_read_and_the_owner_refreshes(db: Databa
     assert stats.refresh(db)
     assert stats.snapshot(db)["papers"] == 15
     assert not stats.refresh(db, force=True)  # nothing changed since: nothing to do
+
+
+def test_vectors_of_an_older_data_dir_are_imported_not_embedded_again(tmp_path: Path) -> None:
+    """A data dir embedded before vectors lived in the store keeps its vectors after the upgrade."""
+    import json
+    import sqlite3
+
+    from papersift.index.embed_stage import embed_pending, pending
+
+    settings = Settings(data_dir=tmp_path / "d", embedder="hashing-384")
+    eng = open_engine(settings, "owner", upgrade=True)
+    eng.store.upsert_many(papers(0, 30))
+    embed_pending(eng.db, eng.semantic.encoder.embedder())
+    eng.catch_up_vectors(force_save=True)
+    eng.close()
+    # turn it into the old layout: vectors only in the index file, state.json with "run" and the
+    # store change it reached
+    state_path = next((tmp_path / "d" / "vectors").rglob("state.json"))
+    state = json.loads(state_path.read_text())
+    con = sqlite3.connect(tmp_path / "d" / "papersift.db")
+    top = con.execute("SELECT max(seq) FROM papers").fetchone()[0]
+    con.execute("DELETE FROM embeddings")
+    con.commit()
+    con.close()
+    state_path.write_text(json.dumps({**state, "seq": top, "run": None}))
+    eng = open_engine(settings, "owner")  # the owner's catch-up imports them
+    try:
+        assert pending(eng.db, "hashing-384") == 0
+        assert len(eng.semantic) == 30
+        hits = eng.semantic.search("t paper 7 about lease tests", 1)
+        assert hits and eng.store.get_many([hits[0][0]])[hits[0][0]].arxiv_id == "2101.00007"
+        assert "run" not in json.loads(state_path.read_text())
+    finally:
+        eng.close()

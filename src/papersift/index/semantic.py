@@ -113,6 +113,39 @@ class VectorSide:
             self.save()
         return added
 
+    def import_legacy(self, db: Database) -> int:
+        """Owner, once: copy the vectors of a data dir embedded before vectors lived in the store
+        (its state.json has a "run" key) into the store, instead of embedding everything again.
+        A vector is taken for a paper whose text has not changed since (papers.seq <= the old
+        index's seq); the others stay pending and are embedded as usual."""
+        state = read_json(self.state_path, {}) or {}
+        if "run" not in state or state.get("model") != self.model or vectors_sql.count(db, self.model):
+            return 0
+        try:
+            old = load_index(self.dir / state["file"])
+        except (FileNotFoundError, KeyError, ValueError) as e:
+            log.warning("old vector index in %s cannot be read (%s): its papers will be embedded again", self.dir, e)
+            return 0
+        from papersift.index.embed_stage import text_hash, text_of
+
+        keys = np.asarray(old.keys(), dtype=np.int64)
+        done = 0
+        for s in range(0, keys.size, 4096):
+            chunk = keys[s:s + 4096]
+            vecs = old.vectors_for(chunk)
+            found = vectors_sql.texts(db, chunk.tolist())
+            rows: list[tuple[int, int, str, np.ndarray | None]] = []
+            for k, v in zip(chunk.tolist(), vecs, strict=True):
+                if k in found and found[k][0] <= int(state.get("seq", 0)):
+                    seq, title, abstract = found[k]
+                    rows.append((k, seq, text_hash(text_of(title, abstract)), np.asarray(v, np.float32)))
+            vectors_sql.write(db, self.model, rows)
+            done += len(rows)
+        log.info("imported %d vectors of %s from the old vector index into the store", done, self.model)
+        self.index, self.seq = None, 0  # rebuilt from the store by the catch-up that follows
+        self.state_path.unlink(missing_ok=True)
+        return done
+
     def save(self) -> None:
         if self.index is None:
             return

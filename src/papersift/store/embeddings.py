@@ -107,3 +107,14 @@ def max_seq(db: Database, model: str) -> int:
     with db.read() as conn:
         return int(conn.execute(select(func.max(embeddings.c.seq)).where(embeddings.c.model == model))
                    .scalar() or 0)
+
+
+def texts(db: Database, pks: list[int]) -> dict[int, tuple[int, str, str]]:
+    """{pk: (papers.seq, title, abstract)} of these papers (those that exist)."""
+    out: dict[int, tuple[int, str, str]] = {}
+    with db.read() as conn:
+        for i in range(0, len(pks), 900):
+            q = select(papers.c.pk, papers.c.seq, papers.c.title, papers.c.abstract).where(
+                papers.c.pk.in_(pks[i:i + 900]))
+            out.update({int(r.pk): (int(r.seq), r.title, r.abstract) for r in conn.execute(q)})
+    return out
