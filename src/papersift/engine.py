@@ -119,13 +119,19 @@ class Engine:
             self._semantic = None  # reopened writable on next use
         return True
 
-    def release_ownership(self) -> None:
+    def _flush(self) -> None:
+        """Owner: commit what was added to the lexical index and publish unsaved vectors."""
         if not self.is_owner:
             return
         if self.lexical.applied_seq > self.lexical.seq:
             self.lexical.commit(seq=self.lexical.applied_seq)
         if self._semantic is not None and self._semantic.vectors._unsaved:
             self._semantic.vectors.save()
+
+    def release_ownership(self) -> None:
+        if not self.is_owner:
+            return
+        self._flush()
         with self._guard:
             self.lock.release()
             self.lexical = LexicalIndex(self.settings.lexical_dir, writable=False)
@@ -159,10 +165,7 @@ class Engine:
             return
         self._closed = True
         try:
-            if self.is_owner and self.lexical.applied_seq > self.lexical.seq:
-                self.lexical.commit(seq=self.lexical.applied_seq)
-            if self.is_owner and self._semantic is not None and self._semantic.vectors._unsaved:
-                self._semantic.vectors.save()
+            self._flush()
         finally:
             self.lock.release()
             self.store.close()

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from papersift.fsutil import read_json, write_json_atomic
+from papersift.index.embed_stage import text_hash, text_of
 from papersift.index.vectors import load_index, make_index, save_index, upgrade_index
 from papersift.models import Paper
 from papersift.store import embeddings as vectors_sql
@@ -31,7 +32,8 @@ SAVE_EVERY = 15.0  # seconds: the owner publishes new vectors at most this often
 
 
 def paper_text(p: Paper) -> str:
-    return f"{p.title}. {p.abstract}".strip()
+    """The text a paper is embedded from (the same formula the embed stage stores vectors for)."""
+    return text_of(p.title, p.abstract)
 
 
 def slug(name: str) -> str:
@@ -126,8 +128,6 @@ class VectorSide:
         except (FileNotFoundError, KeyError, ValueError) as e:
             log.warning("old vector index in %s cannot be read (%s): its papers will be embedded again", self.dir, e)
             return 0
-        from papersift.index.embed_stage import text_hash, text_of
-
         keys = np.asarray(old.keys(), dtype=np.int64)
         done = 0
         for s in range(0, keys.size, 4096):

@@ -14,7 +14,7 @@ import secrets
 import socket
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 from types import TracebackType
 
 from papersift.store import jobs as sql
@@ -83,6 +83,3 @@ class JobLease:
     def duration(self) -> float:
         return time.monotonic() - self.started if self.started else 0.0
 
-
-def next_due(every: float) -> datetime:
-    return sql.now() + timedelta(seconds=every)

@@ -65,12 +65,12 @@ def run_index(ctx: JobContext) -> Result:
 
 
 def run_embed(ctx: JobContext) -> Result:
-    from papersift.index.embed_stage import embed_pending, pending
+    from papersift.index.embed_stage import embed_pending
+    from papersift.store import embeddings as vectors_sql
 
     eng = ctx.engine
     model = eng.semantic.model
-    todo = pending(eng.db, model)
-    if not todo:
+    if not vectors_sql.pending(eng.db, model, limit=1):  # one row, not a count over the corpus
         return Result(f"nothing to embed for {model}", worked=False)
     embedder = eng.semantic.encoder.embedder()
     report = embed_pending(eng.db, embedder, should_stop=ctx.should_stop)

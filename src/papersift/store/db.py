@@ -35,7 +35,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event, text, update
+from sqlalchemy import create_engine, event, select, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.url import make_url
 
@@ -371,6 +371,4 @@ def next_change(conn: Connection) -> int:
 
 def current_change(conn: Connection) -> int:
     """The last change number handed out (committed or in flight in another transaction)."""
-    from sqlalchemy import select
-
     return int(conn.execute(select(counters.c.value).where(counters.c.name == "change")).scalar() or 0)
