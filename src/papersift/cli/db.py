@@ -34,7 +34,7 @@ def upgrade() -> None:
 
 
 @db_app.command("status")
-def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False) -> None:
     """Show the schema revision of the database and the one this papersift needs."""
     from sqlalchemy.engine.url import make_url
 

@@ -17,7 +17,7 @@ def eval_cmd(
     mode: Annotated[str, typer.Option(help="lexical, semantic, hybrid or all.")] = "all",
     split: Annotated[str, typer.Option(help="qrels file to score (qrels/SPLIT.tsv).")] = "test",
     run: Annotated[Path | None, typer.Option(help="Write a TREC run file (qid Q0 docid rank score tag).")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
     """Index a judged collection in a throwaway data dir and score each search mode."""
     from papersift.evaluate import evaluate

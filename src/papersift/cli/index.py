@@ -11,7 +11,7 @@ from papersift.cli.common import app, err, esc, finish_indexing, open_engine, ou
 
 
 @app.command()
-def reindex(wait: Annotated[float, typer.Option(help="Seconds to wait for the index owner to finish.")] = 0.0,
+def reindex(wait: Annotated[float, typer.Option(min=0, help="Seconds to wait for the index owner to finish.")] = 0.0,
             ) -> None:
     """Rebuild the lexical and vector indexes from the store (needs to own the indexes: stop the
     worker first, or pass --wait)."""
@@ -35,7 +35,7 @@ def reindex(wait: Annotated[float, typer.Option(help="Seconds to wait for the in
 @app.command()
 def embed(
     model: Annotated[str | None, typer.Option(help="Embedding model name (default: the bundled one).")] = None,
-    batch_size: Annotated[int, typer.Option(help="Texts per model call.")] = 64,
+    batch_size: Annotated[int, typer.Option(min=1, help="Texts per model call (at least 1).")] = 64,
 ) -> None:
     """Embed papers that lack a vector (resumable; a model change re-embeds into its own index).
 

@@ -14,17 +14,18 @@ from papersift.models import paper_to_dict
 @app.command()
 def search(
     query: Annotated[str, typer.Argument(help='Words, or "a phrase" in quotes.')],
-    limit: int = 10,
-    offset: int = 0,
+    limit: Annotated[int, typer.Option(min=1, help="How many results to show (at least 1).")] = 10,
+    offset: Annotated[int, typer.Option(min=0, help="Skip this many results first (for paging; 0 or more).")] = 0,
     since: Annotated[str | None, typer.Option(help="Published on or after (YYYY-MM-DD).")] = None,
     until: Annotated[str | None, typer.Option(help="Published on or before (YYYY-MM-DD).")] = None,
     category: Annotated[str | None, typer.Option(help="arXiv category (cs.CL) or archive (cs).")] = None,
     author: Annotated[str | None, typer.Option(help="Author name or surname.")] = None,
     mode: Annotated[str | None, typer.Option(
         help="lexical, semantic or hybrid (default: hybrid once `papersift embed` has run, else lexical).")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
-    """Search papers (BM25 over title, abstract and authors) with filters."""
+    """Search papers with filters. The default mode is hybrid (BM25 over title, abstract and authors
+    fused with embedding similarity) once the papers are embedded, else lexical (BM25 alone)."""
     from papersift.search.service import make_filters
     from papersift.search.service import search as run_search
 
@@ -57,7 +58,9 @@ def search(
 
 
 @app.command()
-def show(paper_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def show(paper_id: Annotated[str, typer.Argument(
+        help="arXiv id (with or without version) or papersift id.")],
+         as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False) -> None:
     """Show one paper by id (arXiv id with or without version, or papersift id)."""
     eng = open_engine()
     try:
@@ -81,7 +84,7 @@ def show(paper_id: str, as_json: Annotated[bool, typer.Option("--json")] = False
 
 
 @app.command()
-def stats(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False) -> None:
     """Counts: papers, sources, categories, date range, index size."""
     from papersift.index.embed_stage import pending
     from papersift.index.owner import describe
@@ -108,10 +111,10 @@ def stats(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 @app.command()
 def similar(
-    paper_id: str,
-    limit: int = 5,
+    paper_id: Annotated[str, typer.Argument(help="arXiv id (with or without version) or papersift id.")],
+    limit: Annotated[int, typer.Option(min=1, help="How many similar papers to show (at least 1).")] = 5,
     recency: Annotated[float, typer.Option(help="0..1: weight of a one-year half-life freshness bonus.")] = 0.0,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
     """Papers most similar to one paper (by embedding; by BM25 when no vectors exist)."""
     from papersift.rank.similar import similar as find_similar

@@ -14,9 +14,9 @@ from papersift.cli.common import app, err, esc, state
 
 @app.command()
 def serve(
-    host: str = "127.0.0.1",
-    port: int = 8000,
-    workers: Annotated[int, typer.Option(help="Web worker processes.")] = 1,
+    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0 for every interface).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port to listen on (1-65535).")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Web worker processes (at least 1).")] = 1,
     demo: Annotated[bool, typer.Option(help="Load the demo corpus first if the store is empty.")] = False,
     with_worker: Annotated[bool, typer.Option(
         "--worker/--no-worker", help="Also run `papersift worker` (stopped with the server).")] = False,

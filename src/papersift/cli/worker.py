@@ -42,7 +42,8 @@ def _ago(t: datetime | None) -> str:
 
 
 @jobs_app.callback()
-def jobs(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def jobs(ctx: typer.Context,
+         as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False) -> None:
     """List each job: schedule, last run, outcome, duration, and who runs it now."""
     if ctx.invoked_subcommand is not None:
         return
@@ -82,7 +83,7 @@ def jobs(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = 
 
 
 @jobs_app.command("run")
-def run_now(name: str) -> None:
+def run_now(name: Annotated[str, typer.Argument(help="The job's name, as `papersift jobs` lists it.")]) -> None:
     """Make a job due now (the worker picks it up within a second)."""
     from papersift.jobs.registry import jobs_for
     from papersift.store import jobs as sql
