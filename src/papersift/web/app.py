@@ -25,7 +25,7 @@ from papersift.accounts import secret_key
 from papersift.config import Settings
 from papersift.engine import open_engine
 from papersift.store.db import ReadOnlyStore, WriteBusy, unavailable
-from papersift.web import admin, api, auth, deps, feeds_xml, hf_api, pages
+from papersift.web import admin, api, apidocs, auth, deps, feeds_xml, hf_api, pages
 from papersift.web.render import highlight, register_filters
 
 HERE = Path(__file__).parent
@@ -55,7 +55,8 @@ def create_app(settings: Settings) -> FastAPI:
         yield
         eng.close()
 
-    app = FastAPI(title="papersift", version="0.1.0", lifespan=lifespan,
+    # docs_url/redoc_url None: web/apidocs.py serves both pages with packaged assets (no CDN)
+    app = FastAPI(title="papersift", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Research-paper discovery: Hugging Face–compatible paper API and "
                               "papersift's own /api/v1. See docs/api.md.")
     env = Environment(loader=FileSystemLoader(str(HERE / "templates")),
@@ -124,6 +125,7 @@ def create_app(settings: Settings) -> FastAPI:
                 "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
         return response
 
+    app.include_router(apidocs.router)
     app.include_router(hf_api.router)
     app.include_router(api.router)
     app.include_router(feeds_xml.router)

@@ -25,8 +25,12 @@ def query_terms(query: str) -> list[str]:
     return [w for w in dict.fromkeys(words) if len(w) > 1 and w not in STOP][:20]
 
 
+_MATH = re.compile(r"\$\$.+?\$\$|\$[^$]+\$|\\\(.+?\\\)|\\\[.+?\\\]")
+
+
 def highlight(text: str | None, query: str | None) -> Markup:
-    """Escape ``text`` and wrap words that start with a query term in <mark>.
+    """Escape ``text`` and wrap words that start with a query term in <mark>, never inside a
+    formula ($...$, \\(...\\)): a mark there would split it and KaTeX could not render it.
 
     The raw text is split on matches first and every piece is escaped on its own, so neither
     the text nor the query can inject markup (and entities are never split).
@@ -37,9 +41,12 @@ def highlight(text: str | None, query: str | None) -> Markup:
         return Markup(escape(text))
     pat = re.compile(r"\b(?:" + "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True))
                      + r")\w*", re.IGNORECASE)
+    formulas = [(f.start(), f.end()) for f in _MATH.finditer(text)] if "$" in text or "\\" in text else []
     out: list[str] = []
     pos = 0
     for m in pat.finditer(text):
+        if any(a <= m.start() < b for a, b in formulas):
+            continue
         out.append(str(escape(text[pos:m.start()])))
         out.append(f"<mark>{escape(m.group(0))}</mark>")
         pos = m.end()
@@ -63,6 +70,9 @@ def register_filters(env: Environment) -> None:
     env.filters["fmt_date"] = fmt_date
     env.filters["daily_date"] = daily_date
     env.globals["qs"] = qs
+    for fn in (published_iso, published_text, added_date, total_upvotes, paper_links, code_url,
+               short_abstract, paper_path):
+        env.globals[fn.__name__] = fn
 
 
 def qs(base: dict[str, Any] | None = None, **changes: Any) -> str:
@@ -83,37 +93,148 @@ def render(request: Request, template: str, ctx: dict[str, Any] | None = None, s
     return resp
 
 
+# -- paper facts shared by cards, pages, Markdown, feeds ----------------------------------------
+def precision(p: Paper) -> str | None:
+    """How exact ``p.published`` is: "day", "month" or "year"; None without a date. A store from
+    before dates carried a precision (no ``published_precision``) had only day dates."""
+    if p.published is None:
+        return None
+    return getattr(p, "published_precision", None) or "day"
+
+
+def published_iso(p: Paper) -> str | None:
+    """The publication date as exact as it is known: 2024-01-02, 2024-01 or 2024."""
+    prec, d = precision(p), p.published
+    if d is None:
+        return None
+    return {"year": f"{d.year:04d}", "month": f"{d.year:04d}-{d.month:02d}"}.get(prec or "day", d.isoformat())
+
+
+def published_text(p: Paper) -> str:
+    """"Jan 2, 2024", "January 2024", "2024", or "date unknown" (never a borrowed date)."""
+    prec, d = precision(p), p.published
+    if d is None:
+        return "date unknown"
+    if prec == "year":
+        return str(d.year)
+    if prec == "month":
+        return f"{d:%B} {d.year}"
+    return fmt_date(d)
+
+
+def added_date(p: Paper) -> date | None:
+    """The day papersift first saw a paper that has neither a publication date nor a daily-feed
+    date: the daily feed places it there and labels it "added"."""
+    if p.published is None and p.submitted_on_daily_at is None and p.first_seen is not None:
+        return p.first_seen.date() if isinstance(p.first_seen, datetime) else p.first_seen
+    return None
+
+
+def total_upvotes(p: Paper) -> int:
+    """Upvotes as shown: the source's (Hugging Face) plus papersift's own, each counted once."""
+    return int(getattr(p, "source_upvotes", 0) or 0) + int(p.upvotes or 0)
+
+
+def is_web_url(url: str | None) -> bool:
+    return bool(url) and str(url).startswith(("https://", "http://"))
+
+
+def code_url(p: Paper) -> str | None:
+    repo = getattr(p, "github_repo", None)
+    if repo and not is_web_url(repo) and repo.count("/") == 1:
+        repo = f"https://github.com/{repo}"
+    for url in (repo, p.links.get("code")):
+        if is_web_url(url):
+            return url
+    return None
+
+
+def paper_links(p: Paper) -> list[tuple[str, str]]:
+    """(label, url) of the paper elsewhere: arXiv, PDF, code, project page; web URLs only."""
+    out: list[tuple[str, str]] = []
+    abs_url = p.links.get("abs")
+    if is_web_url(abs_url):
+        out.append(("arXiv" if "arxiv.org" in abs_url else "Abstract page", abs_url))
+    if is_web_url(p.links.get("pdf")):
+        out.append(("PDF", p.links["pdf"]))
+    code = code_url(p)
+    if code:
+        out.append(("Code", code))
+    if is_web_url(p.links.get("project")):
+        out.append(("Project page", p.links["project"]))
+    return out
+
+
+SHORT_ABSTRACT = 280
+_MATH_OPEN = re.compile(r"\\\(|\\\[|\$")
+
+
+def short_abstract(text: str | None, n: int = SHORT_ABSTRACT) -> str | None:
+    """The first ``n``-odd characters of an abstract, cut at a word boundary and never inside a
+    $...$ or \\(...\\) formula (a cut formula would not render); None when it is short already."""
+    text = text or ""
+    if len(text) <= n + 40:
+        return None
+    cut = text.rfind(" ", 0, n)
+    cut = cut if cut > n // 2 else n
+    head = text[:cut]
+    # an odd number of unescaped $ (or an unclosed \( / \[) means the cut fell inside a formula
+    while head:
+        dollars = len(re.findall(r"(?<!\\)\$", head))
+        opened = head.count("\\(") - head.count("\\)") + head.count("\\[") - head.count("\\]")
+        if dollars % 2 == 0 and opened <= 0:
+            break
+        starts = [m.start() for m in _MATH_OPEN.finditer(head)]
+        head = head[:starts[-1]] if starts else ""
+    head = head.rstrip(" ,;:")
+    return (head + " …") if head else None
+
+
 # -- markdown ------------------------------------------------------------------------------------
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|>~])")
-
-
-def md_text(text: str) -> str:
-    """Neutralise HTML (escaped entities) and markdown syntax in untrusted text."""
-    from html import escape as html_escape
-
-    return _MD_SPECIAL.sub(r"\\\1", html_escape(text or "", quote=True))
-
-
 def paper_markdown(p: Paper, base_url: str) -> str:
-    lines = [f"# {md_text(p.title)}", ""]
+    """A paper as Markdown, its text faithful: title, authors and abstract are written exactly as
+    stored, so LaTeX such as ``$(k,\\ell)$`` reaches the reader untouched (escaping Markdown would
+    corrupt it). Served as text/markdown, never rendered to HTML by papersift."""
+    lines = [f"# {p.title}", ""]
     if p.authors:
-        lines += [f"**Authors:** {md_text(', '.join(p.authors))}", ""]
-    meta = []
-    if p.published:
-        meta.append(f"**Published:** {p.published.isoformat()}")
-    dd = daily_date(p)
-    if dd:
-        meta.append(f"**Daily date:** {dd.isoformat()}")
+        lines += [f"**Authors:** {', '.join(p.authors)}", ""]
+    meta = [f"**Published:** {published_iso(p) or 'date unknown'}"]
+    added = added_date(p)
+    if added:
+        meta.append(f"**Added:** {added.isoformat()}")
+    if p.submitted_on_daily_at:
+        meta.append(f"**Daily date:** {p.submitted_on_daily_at.date().isoformat()}")
+    if p.submitted_by:
+        meta.append(f"**Submitted by:** {p.submitted_by}")
+    if p.arxiv_id:
+        meta.append(f"**arXiv:** {p.arxiv_id}" + (f"v{p.version}" if p.version else ""))
+    if p.doi:
+        meta.append(f"**DOI:** {p.doi}")
     if p.categories:
-        meta.append(f"**Categories:** {md_text(' '.join(p.categories))}")
-    meta.append(f"**Upvotes:** {p.upvotes}")
+        meta.append(f"**Categories:** {' '.join(p.categories)}")
+    org = getattr(p, "organization", None)
+    if org:
+        meta.append(f"**Organization:** {org}")
+    meta.append(f"**Upvotes:** {total_upvotes(p)}")
+    comments = getattr(p, "num_comments", None)
+    if comments is not None:
+        meta.append(f"**Comments:** {comments}")
+    stars = getattr(p, "github_stars", None)
+    if code_url(p) and stars is not None:
+        meta.append(f"**GitHub stars:** {stars}")
     lines += ["  \n".join(meta), ""]
+    summary = getattr(p, "ai_summary", None)
+    if summary:
+        lines += ["## AI summary", "", summary, ""]
+    keywords = getattr(p, "ai_keywords", None) or []
+    if keywords:
+        lines += [f"**Keywords:** {', '.join(keywords)}", ""]
     if p.abstract:
-        lines += ["## Abstract", "", md_text(p.abstract), ""]
-    links = [(k, v) for k, v in p.links.items() if v.startswith(("https://", "http://"))]
+        lines += ["## Abstract", "", p.abstract, ""]
+    links = paper_links(p)
     if links:
         lines += ["## Links", ""]
-        lines += [f"- {md_text(k)}: {autolink(v)}" for k, v in links]
+        lines += [f"- {label}: {autolink(url)}" for label, url in links]
         lines.append("")
     lines.append(f"Paper page: {autolink(base_url.rstrip('/') + paper_path(p.id))}")
     return "\n".join(lines) + "\n"
