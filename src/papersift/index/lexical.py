@@ -28,10 +28,11 @@ from typing import cast
 import tantivy
 
 from papersift.fsutil import read_json, write_json_atomic
+from papersift.index.authors import name_keys, query_keys
 from papersift.models import Paper
 
 log = logging.getLogger(__name__)
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: author_key (index/authors.py)
 FIELD_BOOSTS = {"title": 0.7, "abstract": 1.0, "authors": 1.0}  # tuned on SciFact train (see docs)
 # tantivy query syntax characters that a person rarely means; stripped unless quoted phrases
 _SYNTAX = re.compile(r"[\\^~*()\[\]{}!:+\-<>=/|&]")
@@ -45,6 +46,7 @@ def build_schema() -> tantivy.Schema:
     sb.add_text_field("abstract", stored=False, tokenizer_name="en_stem")
     sb.add_text_field("authors", stored=False, tokenizer_name="default")
     sb.add_text_field("category", stored=False, tokenizer_name="raw")
+    sb.add_text_field("author_key", stored=False, tokenizer_name="raw")  # index/authors.py name keys
     sb.add_integer_field("day", stored=False, indexed=True, fast=True)  # YYYYMMDD, 0 = unknown
     return sb.build()
 
@@ -165,6 +167,8 @@ class LexicalIndex:
                                    authors=" ; ".join(p.authors), day=day_number(p.published))
             for c in dict.fromkeys(p.categories + [c.split(".")[0] for c in p.categories]):
                 doc.add_text("category", c)
+            for key in dict.fromkeys(k for a in p.authors for k in name_keys(a)):
+                doc.add_text("author_key", key)
             w.add_document(doc)
             n += 1
         return n
@@ -208,7 +212,11 @@ class LexicalIndex:
         if f.category:
             clauses.append((tantivy.Occur.Must, tantivy.Query.term_query(self.schema, "category",
                                                                           f.category.strip())))
-        if f.author:
+        keys = query_keys(f.author) if f.author else None
+        if keys:  # "Dan Alistarh" = "D. Alistarh" = "Alistarh, Dan"; "Wei Chen" != "Xi Chen"
+            clauses.append((tantivy.Occur.Must, tantivy.Query.boolean_query(
+                [(tantivy.Occur.Should, tantivy.Query.term_query(self.schema, "author_key", k)) for k in keys])))
+        elif f.author:
             words = [w.lower() for w in _WORD.findall(f.author)]
             if words:
                 aq = (tantivy.Query.term_query(self.schema, "authors", words[0]) if len(words) == 1
