@@ -228,21 +228,42 @@ class LexicalIndex:
             clauses.append((tantivy.Occur.Must, tantivy.Query.all_query()))
         return tantivy.Query.boolean_query(clauses)
 
-    def search(self, text: str, limit: int = 10, offset: int = 0,
-               filters: Filters | None = None) -> tuple[list[tuple[int, float]], int]:
-        """Return ([(pk, score)], total matches). Free text is sanitised; never raises on input."""
+    def search(self, text: str, limit: int = 10, offset: int = 0, filters: Filters | None = None,
+               by_date: bool = False) -> tuple[list[tuple[int, float]], int]:
+        """Return ([(pk, score)], total matches). Free text is sanitised; never raises on input.
+        ``by_date``: newest first (undated last); the "score" is then the YYYYMMDD day number."""
         if self.index is None:
             return [], 0
         query = self._query(text, filters)
         if query is None:
             return [], 0
         searcher = self.index.searcher()
-        result = searcher.search(query, limit=limit, offset=offset, count=True)
+        if by_date:
+            result = searcher.search(query, limit=limit, offset=offset, count=True, order_by_field="day",
+                                     order=tantivy.Order.Desc)
+        else:
+            result = searcher.search(query, limit=limit, offset=offset, count=True)
         addrs = [addr for _score, addr in result.hits]
         # "pk" is an integer fast field set on every document, so its values are ints
         pks = cast("list[int]", searcher.fast_field_values("pk", addrs)) if addrs else []
         total = int(result.count)  # type: ignore[attr-defined]  # tantivy's stub omits SearchResult.count
         return [(int(pk), float(s)) for pk, (s, _a) in zip(pks, result.hits, strict=True)], total
+
+    def matching(self, text: str, pks: Iterable[int], filters: Filters | None = None) -> set[int]:
+        """The subset of ``pks`` that the query matches lexically (for true match counts)."""
+        keys = sorted({int(p) for p in pks})
+        if self.index is None or not keys:
+            return set()
+        query = self._query(text, filters)
+        if query is None or not clean_query(text):
+            return set()
+        restricted = tantivy.Query.boolean_query([
+            (tantivy.Occur.Must, query),
+            (tantivy.Occur.Must, tantivy.Query.term_set_query(self.schema, "pk", keys))])
+        searcher = self.index.searcher()
+        result = searcher.search(restricted, limit=len(keys), count=False)
+        return {int(v) for v in cast("list[int]", searcher.fast_field_values(
+            "pk", [a for _s, a in result.hits]))}
 
     def filter_pks(self, filters: Filters, limit: int = 1_000_000) -> set[int]:
         """All pks that pass the filters (used to restrict semantic search)."""
