@@ -25,7 +25,7 @@ from papersift.ingest.common import (
     guarded,
     iter_json_array,
     iter_json_lines,
-    parse_date,
+    parse_dated,
     parse_datetime,
     probe,
     read_all,
@@ -36,7 +36,7 @@ from papersift.models import ARXIV_NEW, ARXIV_OLD, Paper, ParseError
 FORMAT = "hf-json"
 _KEYS = (b'"paper"', b'"submittedOnDailyAt"', b'"submittedOnDailyBy"', b'"submittedBy"',
          b'"numComments"', b'"discussionId"', b'"githubRepo"', b'"projectPage"', b'"ai_summary"',
-         b'"upvotes"', b'"publishedAt"')
+         b'"upvotes"', b'"publishedAt"', b'"ai_keywords"', b'"githubStars"', b'"thumbnail"')
 _WRAPPERS = ("dailyPapers", "papers", "results", "items")
 
 
@@ -51,6 +51,27 @@ def _user(value: Any) -> str | None:
     if isinstance(value, dict):
         return as_str(value.get("user") or value.get("name") or value.get("fullname")) or None
     return as_str(value) or None
+
+
+def _org(value: Any) -> str | None:
+    if isinstance(value, dict):
+        return as_str(value.get("fullname") or value.get("name")) or None
+    return as_str(value) or None
+
+
+def _count(value: Any) -> int | None:
+    """A count the source reports (0 is a count); None when absent or not a number."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def _url(value: Any) -> str | None:
+    url = as_str(value).strip()
+    return url if url.startswith(("http://", "https://")) else None
 
 
 def to_paper(item: Any, source: str, location: str) -> Record:
@@ -84,20 +105,30 @@ def to_paper(item: Any, source: str, location: str) -> Record:
         submitted = item.get("submittedOnDailyAt") or paper.get("submittedOnDailyAt")
     links = {}
     for key, name in (("githubRepo", "code"), ("projectPage", "project")):
-        url = as_str(pick(key)).strip()
-        if url.startswith(("http://", "https://")):
+        url = _url(pick(key))
+        if url:
             links[name] = url
+    day, precision = parse_dated(published)
+    keywords = pick("ai_keywords")
     return Paper(
         title=title,
         abstract=as_str(pick("summary")),
         authors=split_authors(pick("authors")),
-        published=parse_date(published),
+        published=day,
+        published_precision=precision,
         arxiv_id=arxiv_id,
         links=links,
         sources=[FORMAT],
-        upvotes=as_int(pick("upvotes")),
+        source_upvotes=as_int(pick("upvotes")),
         submitted_by=_user(pick("submittedBy", "submittedOnDailyBy")),
         submitted_on_daily_at=parse_datetime(submitted),
+        num_comments=_count(pick("numComments")),
+        ai_summary=as_str(pick("ai_summary")) or None,
+        ai_keywords=[as_str(k) for k in keywords] if isinstance(keywords, list) else [],
+        github_repo=links.get("code"),
+        github_stars=_count(pick("githubStars")),
+        organization=_org(pick("organization")),
+        thumbnail=_url(pick("thumbnail")),
     )
 
 
