@@ -57,6 +57,14 @@ class Settings:
     max_body_bytes: int = field(default_factory=lambda: int(os.environ.get("PAPERSIFT_MAX_BODY_BYTES") or 1 << 20))
     write_wait: float = field(default_factory=lambda: _env_float("PAPERSIFT_WRITE_WAIT", 5.0))
     base_url: str | None = field(default_factory=lambda: os.environ.get("PAPERSIFT_BASE_URL", "").strip() or None)
+    # web surface (issue 8): the rolling daily feed (/daily.atom, /daily.rss) holds the papers of the
+    # last feed_days days, at most feed_max_items of them; thumbnails hosted elsewhere (HF's CDN) are
+    # shown only with remote_thumbnails (else no page makes the browser fetch from another host)
+    feed_days: int = field(default_factory=lambda: max(1, int(os.environ.get("PAPERSIFT_FEED_DAYS") or 7)))
+    feed_max_items: int = field(default_factory=lambda: max(1, int(os.environ.get("PAPERSIFT_FEED_MAX_ITEMS")
+                                                                   or 1000)))
+    remote_thumbnails: bool = field(default_factory=lambda: os.environ.get(
+        "PAPERSIFT_REMOTE_THUMBNAILS", "").strip().lower() in ("1", "true", "yes", "on"))
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser()

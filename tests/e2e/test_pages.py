@@ -31,7 +31,7 @@ def test_empty_day_links_to_nearest(client: httpx.Client) -> None:
     r = client.get("/daily", params={"date": "2024-01-03"})
     assert r.status_code == 200
     assert "No papers on" in r.text
-    assert "/daily?date=2024-01-02" in r.text  # nearest day (earlier wins the tie with Jan 5... no: 1 day)
+    assert "/papers/date/2024-01-02" in r.text  # the nearest day with papers, in the HF URL layout
 
 
 def test_bad_dates_are_400(client: httpx.Client) -> None:
@@ -54,7 +54,7 @@ def test_search_page(client: httpx.Client) -> None:
 
 
 def result_ids(html: str) -> list[str]:
-    return re.findall(r'<h3 class="title"><a href="/papers/([^"]+)">', html)
+    return re.findall(r'<h3 class="title[^"]*"><a href="/papers/([^"]+)">', html)
 
 
 def test_search_pagination(client: httpx.Client, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -76,6 +76,7 @@ def test_search_pagination(client: httpx.Client, monkeypatch: pytest.MonkeyPatch
     assert seen == result_ids(everything)  # the pages cut one ranking into disjoint slices
     beyond = client.get("/search", params={"q": "attention", "page": 4})
     assert beyond.status_code == 200 and result_ids(beyond.text) == []
+    assert "Page 4 is past the end; the search has 10 papers" in " ".join(beyond.text.split())
 
 
 def test_paper_page(client: httpx.Client) -> None:

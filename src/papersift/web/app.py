@@ -69,6 +69,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.templates = templates
     app.state.secret = _secret(settings)
     env.globals["read_only"] = settings.read_only
+    env.globals["remote_thumbnails"] = settings.remote_thumbnails
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     @app.exception_handler(StarletteHTTPException)
@@ -121,7 +122,8 @@ def create_app(settings: Settings) -> FastAPI:
             response.headers.setdefault("X-Frame-Options", "DENY")
             response.headers.setdefault(
                 "Content-Security-Policy",
-                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                f"default-src 'self'; img-src 'self' data:{' https:' if settings.remote_thumbnails else ''}; "
+                "style-src 'self'; script-src 'self'; "
                 "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
         return response
 

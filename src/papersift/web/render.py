@@ -153,7 +153,7 @@ def paper_links(p: Paper) -> list[tuple[str, str]]:
     """(label, url) of the paper elsewhere: arXiv, PDF, code, project page; web URLs only."""
     out: list[tuple[str, str]] = []
     abs_url = p.links.get("abs")
-    if is_web_url(abs_url):
+    if abs_url and is_web_url(abs_url):
         out.append(("arXiv" if "arxiv.org" in abs_url else "Abstract page", abs_url))
     if is_web_url(p.links.get("pdf")):
         out.append(("PDF", p.links["pdf"]))

@@ -15,7 +15,7 @@ document.addEventListener("submit", async (event) => {
     const data = await resp.json();
     document.querySelectorAll("form[data-vote]").forEach((f) => {
       if (f.elements.paper_id.value !== data.id) return;
-      f.querySelector("[data-count]").textContent = String(data.upvotes);
+      f.querySelector("[data-count]").textContent = String(data.total ?? data.upvotes); // source's + ours
       f.elements.action.value = data.upvoted ? "down" : "up";
       const b = f.querySelector("button");
       b.setAttribute("aria-pressed", data.upvoted ? "true" : "false");
