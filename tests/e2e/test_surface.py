@@ -253,6 +253,8 @@ def test_docs_and_redoc_load_nothing_from_elsewhere(c: httpx.Client) -> None:
     assert c.get("/docs-assets/../pyproject.toml").status_code == 404
     assert c.get("/docs-assets/core.py").status_code == 404
     assert '"validatorUrl": null' in c.get("/docs").text
+    redoc_js = c.get("/docs-assets/redoc.standalone.js")
+    assert b"cdn.redoc.ly" not in redoc_js.content and b"/docs-assets/favicon.png" in redoc_js.content
 
 
 def test_source_submitters_have_a_page(c: httpx.Client) -> None:
