@@ -36,7 +36,7 @@ from papersift.models import ARXIV_NEW, ARXIV_OLD, Paper, ParseError
 FORMAT = "hf-json"
 _KEYS = (b'"paper"', b'"submittedOnDailyAt"', b'"submittedOnDailyBy"', b'"submittedBy"',
          b'"numComments"', b'"discussionId"', b'"githubRepo"', b'"projectPage"', b'"ai_summary"',
-         b'"upvotes"', b'"publishedAt"', b'"ai_keywords"', b'"githubStars"', b'"thumbnail"')
+         b'"upvotes"', b'"publishedAt"')
 _WRAPPERS = ("dailyPapers", "papers", "results", "items")
 
 
@@ -44,7 +44,10 @@ def sniff(head: bytes, path: Path) -> bool:
     h = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if h[:1] not in (b"[", b"{"):
         return False
-    return sum(k in head for k in _KEYS) >= 2 and b'"title"' in head
+    # "upvotes" and "ai_summary" are in papersift's own JSON lines schema too: one of the Hub's
+    # camelCase keys must be there as well
+    return (sum(k in head for k in _KEYS) >= 2 and b'"title"' in head
+            and any(k in head for k in _KEYS if k not in (b'"upvotes"', b'"ai_summary"')))
 
 
 def _user(value: Any) -> str | None:

@@ -24,6 +24,8 @@ MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 
 
 def daily_datetime(p: Paper) -> datetime | None:
+    """When the paper is on the daily feed: submitted to it, else published, else (no date known)
+    first seen by papersift: ``p.daily_basis`` says which ("daily" | "published" | "added")."""
     return trending.as_datetime(p.submitted_on_daily_at or p.published or p.first_seen)
 
 
@@ -139,9 +141,8 @@ def daily(store: SQLStore, period: Period | None, sort: str = "trending", submit
 
     ``sort``: "trending" (see rank/trending.py) or "publishedAt" (newest daily date first, then id).
     Never reads the whole period: a page of "publishedAt" is one index range scan (store/feeds.py);
-    for "trending" only the papers *with* upvotes are scored (papersift's own plus the source's; a
-    paper without votes scores 0, and those keep the "publishedAt" order after every voted one), the
-    rest of the page is read in order.
+    for "trending" only the papers *with* upvotes are scored (a paper without votes scores 0, and
+    those keep the "publishedAt" order after every voted one), the rest of the page is read in order.
     """
     if sort not in SORTS:
         raise ValueError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
@@ -157,11 +158,11 @@ def daily(store: SQLStore, period: Period | None, sort: str = "trending", submit
         def when(r: Any) -> datetime | None:
             return trending.as_datetime(r.submitted_on_daily_at or r.published or r.first_seen)
 
-        def votes(r: Any) -> int:
-            return (r.upvotes or 0) + (r.source_upvotes or 0)
+        def votes(r: Any) -> int:  # the source's upvotes plus papersift's own
+            return int(r.upvotes or 0) + int(r.source_upvotes or 0)
 
-        voted = trending.rank(sql.voted(store.db, start, end, who), votes, when, lambda r: r.id,
-                              now)  # type: ignore[arg-type]
+        voted = trending.rank(sql.voted(store.db, start, end, who), votes, when,
+                              lambda r: r.id, now)  # type: ignore[arg-type]
         rows = voted[offset:offset + limit]
         if len(rows) < limit:
             rows += sql.newest(store.db, start, end, who, max(offset - len(voted), 0), limit - len(rows),

@@ -18,6 +18,8 @@ from papersift.store.schema import papers
 
 COLUMNS = (papers.c.pk, papers.c.id, papers.c.upvotes, papers.c.source_upvotes, papers.c.submitted_on_daily_at,
            papers.c.published, papers.c.first_seen)
+# the count trending scores: the source's upvotes plus papersift's own (migration 0006)
+VOTES = papers.c.upvotes + papers.c.source_upvotes
 MOMENT_INDEX = "ix_papers_daily_moment"
 
 
@@ -99,10 +101,8 @@ def count(db: Database, start: date | None, end: date | None, submitter: str | N
 
 
 def voted(db: Database, start: date | None, end: date | None, submitter: str | None = None) -> list[Any]:
-    """The papers with upvotes (papersift's own or the source's) in the range: the only ones with a
-    trending score above 0."""
-    voted_ = (papers.c.upvotes > 0) | (papers.c.source_upvotes > 0)
-    q = select(*COLUMNS).where(and_(voted_, *_where(db, start, end, submitter)))
+    """The papers with upvotes in the range (the only ones with a trending score above 0)."""
+    q = select(*COLUMNS).where(and_(VOTES > 0, *_where(db, start, end, submitter)))
     with db.read() as conn:
         return list(conn.execute(q).all())
 
@@ -113,7 +113,7 @@ def newest(db: Database, start: date | None, end: date | None, submitter: str | 
     papers without upvotes, which trending orders the same way)."""
     conds = _where(db, start, end, submitter)
     if unvoted_only:
-        conds += [papers.c.upvotes <= 0, papers.c.source_upvotes <= 0]
+        conds.append(VOTES <= 0)
     m = moment_expr(db.dialect)
     q = select(*COLUMNS).order_by(m.desc(), papers.c.id).offset(max(offset, 0)).limit(max(limit, 0))
     if conds:
