@@ -129,26 +129,33 @@ def nav_links(page: str) -> dict[str, str]:
     return {rel: html.unescape(href) for rel, href in re.findall(r'<a rel="(prev|next)" href="([^"]+)"', page)}
 
 
+def gap_links(page: str) -> dict[str, str]:
+    """The links past a gap of more than a year (never offered as prev/next)."""
+    found = re.findall(r'the closest (earlier|later) are on <a href="([^"]+)"', " ".join(page.split()))
+    return {{"earlier": "prev", "later": "next"}[k]: html.unescape(href) for k, href in found}
+
+
 def test_prev_next_at_the_edges_of_the_calendar(odd: Live) -> None:
     with http(odd.url) as c:
         last = c.get("/daily", params={"date": "9999-12-31"})
         assert last.status_code == 200 and "The last paper of the calendar" in last.text
         links = nav_links(last.text)
-        assert "next" not in links and links["prev"].startswith("/daily?date=")
+        assert links == {}  # the papers before it are millennia away: no "previous day" arrow...
+        assert gap_links(last.text)["prev"].startswith("/papers/date/")  # ...but a labelled link (today)
         first = c.get("/daily", params={"date": "0001-01-01"})
         assert first.status_code == 200
-        assert nav_links(first.text)["next"].startswith("/daily?date=2023-12-")
+        assert gap_links(first.text)["next"].startswith("/papers/date/2023-12-")
         for kind, key in (("week", "9999-W52"), ("month", "9999-12"), ("week", "0001-W01"), ("month", "0001-01")):
             page = c.get("/daily", params={kind: key})
             assert page.status_code == 200
-            for href in nav_links(page.text).values():  # every neighbour it links to opens
+            for href in [*nav_links(page.text).values(), *gap_links(page.text).values()]:  # every neighbour opens
                 assert c.get(href).status_code == 200, href
         # walking "next" from the first day reaches the last one without an error
         href, seen = "/daily?date=0001-01-01", 0
         while href and seen < 50:
             page = c.get(href)
             assert page.status_code == 200, href
-            href, seen = nav_links(page.text).get("next", ""), seen + 1
+            href, seen = {**gap_links(page.text), **nav_links(page.text)}.get("next", ""), seen + 1
         assert "The last paper of the calendar" in page.text
 
 

@@ -191,13 +191,28 @@ def short_abstract(text: str | None, n: int = SHORT_ABSTRACT) -> str | None:
 
 
 # -- markdown ------------------------------------------------------------------------------------
+# What CommonMark reads as raw HTML or an autolink where text has a "<": an open or closing tag, a
+# comment, a processing instruction, a declaration, CDATA, <scheme:...>. Only these "<" are written
+# as "&lt;" (which renders as "<"): "$a<b$" or "x < y" are no tag and stay exactly as they are.
+_RAW_HTML = re.compile(
+    r"<(?=[A-Za-z][A-Za-z0-9-]*(?:\s+[A-Za-z_:][\w.:-]*(?:\s*=\s*(?:[^\s\"'=<>`]+|'[^']*'|\"[^\"]*\"))?)*\s*/?>"
+    r"|/[A-Za-z][A-Za-z0-9-]*\s*>|!--|\?|![A-Za-z]|!\[CDATA\[|[A-Za-z][A-Za-z0-9+.-]{1,31}:[^\s<>]*>)")
+
+
+def md_safe(text: str) -> str:
+    """``text`` for a Markdown file, faithful: only a "<" that would open raw HTML (or an autolink)
+    becomes "&lt;". LaTeX, Markdown punctuation and every other character are left as they are."""
+    return _RAW_HTML.sub("&lt;", text) if "<" in text else text
+
+
 def paper_markdown(p: Paper, base_url: str) -> str:
-    """A paper as Markdown, its text faithful: title, authors and abstract are written exactly as
-    stored, so LaTeX such as ``$(k,\\ell)$`` reaches the reader untouched (escaping Markdown would
-    corrupt it). Served as text/markdown, never rendered to HTML by papersift."""
-    lines = [f"# {p.title}", ""]
+    """A paper as Markdown, its text faithful: title, authors and abstract are written as stored, so
+    LaTeX such as ``$(k,\\ell)$`` reaches the reader untouched (escaping Markdown would corrupt
+    it); only what a Markdown renderer would take for HTML is neutralised (``md_safe``). Served as
+    text/markdown, never rendered to HTML by papersift."""
+    lines = [f"# {md_safe(p.title)}", ""]
     if p.authors:
-        lines += [f"**Authors:** {', '.join(p.authors)}", ""]
+        lines += [f"**Authors:** {md_safe(', '.join(p.authors))}", ""]
     meta = [f"**Published:** {published_iso(p) or 'date unknown'}"]
     added = added_date(p)
     if added:
@@ -205,16 +220,16 @@ def paper_markdown(p: Paper, base_url: str) -> str:
     if p.submitted_on_daily_at:
         meta.append(f"**Daily date:** {p.submitted_on_daily_at.date().isoformat()}")
     if p.submitted_by:
-        meta.append(f"**Submitted by:** {p.submitted_by}")
+        meta.append(f"**Submitted by:** {md_safe(p.submitted_by)}")
     if p.arxiv_id:
         meta.append(f"**arXiv:** {p.arxiv_id}" + (f"v{p.version}" if p.version else ""))
     if p.doi:
-        meta.append(f"**DOI:** {p.doi}")
+        meta.append(f"**DOI:** {md_safe(p.doi)}")
     if p.categories:
-        meta.append(f"**Categories:** {' '.join(p.categories)}")
+        meta.append(f"**Categories:** {md_safe(' '.join(p.categories))}")
     org = getattr(p, "organization", None)
     if org:
-        meta.append(f"**Organization:** {org}")
+        meta.append(f"**Organization:** {md_safe(org)}")
     meta.append(f"**Upvotes:** {total_upvotes(p)}")
     comments = getattr(p, "num_comments", None)
     if comments is not None:
@@ -225,12 +240,12 @@ def paper_markdown(p: Paper, base_url: str) -> str:
     lines += ["  \n".join(meta), ""]
     summary = getattr(p, "ai_summary", None)
     if summary:
-        lines += ["## AI summary", "", summary, ""]
+        lines += ["## AI summary", "", md_safe(summary), ""]
     keywords = getattr(p, "ai_keywords", None) or []
     if keywords:
-        lines += [f"**Keywords:** {', '.join(keywords)}", ""]
+        lines += [f"**Keywords:** {md_safe(', '.join(keywords))}", ""]
     if p.abstract:
-        lines += ["## Abstract", "", p.abstract, ""]
+        lines += ["## Abstract", "", md_safe(p.abstract), ""]
     links = paper_links(p)
     if links:
         lines += ["## Links", ""]
