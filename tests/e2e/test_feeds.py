@@ -161,6 +161,10 @@ def test_etag_and_last_modified_give_304s(c: httpx.Client) -> None:
         assert c.get(path, headers={"If-None-Match": '"stale"', "If-Modified-Since": last}).status_code == 200
         assert c.get(path, headers={"If-Modified-Since": "not a date"}).status_code == 200
     assert c.get("/daily.atom").headers["etag"] != c.get("/daily.rss").headers["etag"]
+    head = c.head("/daily.atom")  # readers may probe with HEAD
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["etag"] == c.get("/daily.atom").headers["etag"]
+    assert c.head("/daily.atom", headers={"If-None-Match": head.headers["etag"]}).status_code == 304
 
 
 def test_the_search_feed_is_newest_first_and_honest(c: httpx.Client) -> None:

@@ -13,7 +13,8 @@ What a feed reader needs, and gets:
 * RSS 2.0 beside every Atom feed (``.rss``), with the same ids as ``guid``;
 * ``ETag`` (a hash of the body) and ``Last-Modified`` (when the newest entry arrived), answered
   with 304 Not Modified on ``If-None-Match`` / ``If-Modified-Since``;
-* the search feed newest first, a feed-level author, and every RFC 4287 required element.
+* the search feed newest first, a feed-level author, and every RFC 4287 required element;
+* HEAD as well as GET (some readers probe with HEAD first).
 """
 
 from __future__ import annotations
@@ -228,14 +229,14 @@ def daily_feed(request: Request, date_s: str | None, week: str | None, month: st
     return Feed("papersift daily papers", f"{TAG}feed/daily", "/daily.atom", "/papers", items, subtitle)
 
 
-@router.get("/daily.atom")
-@router.get("/feeds/daily.xml")
+@router.api_route("/daily.atom", methods=["GET", "HEAD"])
+@router.api_route("/feeds/daily.xml", methods=["GET", "HEAD"])
 def daily_atom(request: Request, date: str | None = None, week: str | None = None, month: str | None = None,
                sort: str = "publishedAt"):
     return respond(request, daily_feed(request, date, week, month, sort), "atom")
 
 
-@router.get("/daily.rss")
+@router.api_route("/daily.rss", methods=["GET", "HEAD"])
 def daily_rss(request: Request, date: str | None = None, week: str | None = None, month: str | None = None,
               sort: str = "publishedAt"):
     return respond(request, daily_feed(request, date, week, month, sort), "rss")
@@ -259,13 +260,13 @@ def search_feed(request: Request, q: str, category: str, author: str, since: str
                 f"{res.total} match{'' if res.total == 1 else 'es'}, newest first")
 
 
-@router.get("/search.atom")
+@router.api_route("/search.atom", methods=["GET", "HEAD"])
 def search_atom(request: Request, q: str = "", category: str = "", author: str = "", since: str = "",
                 until: str = "", mode: str = "", limit: int = Query(50, ge=1, le=MAX_SEARCH_ITEMS)):
     return respond(request, search_feed(request, q, category, author, since, until, mode, limit), "atom")
 
 
-@router.get("/search.rss")
+@router.api_route("/search.rss", methods=["GET", "HEAD"])
 def search_rss(request: Request, q: str = "", category: str = "", author: str = "", since: str = "",
                until: str = "", mode: str = "", limit: int = Query(50, ge=1, le=MAX_SEARCH_ITEMS)):
     return respond(request, search_feed(request, q, category, author, since, until, mode, limit), "rss")
