@@ -231,6 +231,12 @@ def test_bibtex_per_paper_and_per_search(c: httpx.Client) -> None:
     eprints = [x["eprint"] for x in found.entries]
     assert LATEX_ID in eprints and OLD_ID in eprints and len(set(x.key for x in found.entries)) == len(eprints)
     assert eprints.index("2501.00003") < eprints.index(LATEX_ID) < eprints.index(OLD_ID)  # newest first
+    page_of_nothing = flat(c.get("/search", params={"q": "zzqxv blorptastic"}).text)
+    assert "0 results for “zzqxv blorptastic”" in page_of_nothing and "No papers match" in page_of_nothing
+    assert "search.bib" not in page_of_nothing  # no export of nothing
+    dated = flat(c.get("/search", params={"q": "rigidity", "sort": "date"}).text)
+    assert "newest first" in dated
+    assert dated.index("Rigidity of Random Frameworks") < dated.index("Early Work on Rigidity")
     nothing = c.get("/search.bib", params={"q": "zzqxv blorptastic"})
     assert nothing.status_code == 200 and bibtexparser.parse_string(nothing.text).entries == []
     assert c.get("/search.bib").status_code == 400
