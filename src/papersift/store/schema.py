@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -93,6 +94,8 @@ users = Table(
     Column("password_hash", Text, nullable=False),
     Column("is_admin", Boolean, nullable=False, default=False),
     Column("created_at", DateTime, nullable=False),
+    Column("email", String(254)),  # migration 0009; unique when set (ux_users_email)
+    Index("ux_users_email", "email", unique=True),
 )
 
 sessions = Table(
@@ -184,4 +187,41 @@ job_runs = Table(
     Column("outcome", String(20)),
     Column("duration_s", Float),
     Column("detail", Text),
+)
+
+
+# -- digest e-mail and private feeds (migration 0009) ---------------------------------------------
+digest_settings = Table(
+    "digest_settings",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("enabled", Boolean, nullable=False, default=False),
+    Column("frequency", String(10), nullable=False, default="daily"),  # daily | weekly (Mondays)
+    Column("hour", Integer, nullable=False, default=7),  # local hour (0-23) from which the period is due
+    Column("timezone", String(64), nullable=False, default="UTC"),  # IANA name (zoneinfo)
+    Column("max_papers", Integer, nullable=False, default=10),
+    Column("include_trending", Boolean, nullable=False, default=True),
+    Column("unsubscribed_at", DateTime),  # set by the one-click unsubscribe link
+    Column("feed_token_hash", String(64), unique=True),  # sha256 of the private feed's secret; NULL: none
+    Column("feed_token_created_at", DateTime),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+digest_sends = Table(
+    "digest_sends",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("period", String(16), nullable=False),  # "2026-12-05" (daily) or "2026-W49" (weekly)
+    Column("status", String(10), nullable=False),  # claimed | sent | failed | empty
+    Column("claimed_by", String(200)),  # the sender holding the claim (host:pid:nonce)
+    Column("claimed_at", DateTime),  # a claim older than the lease is stale: another sender retakes it
+    Column("attempts", Integer, nullable=False, default=0),  # SMTP attempts so far
+    Column("next_attempt_at", DateTime),  # a failed send is retried from then on (bounded)
+    Column("message_id", String(300)),
+    Column("papers", JSON),  # ids of the papers the e-mail carried
+    Column("error", Text),
+    Column("sent_at", DateTime),
+    UniqueConstraint("user_id", "period", name="uq_digest_sends_user_period"),
+    Index("ix_digest_sends_user_sent", "user_id", "sent_at"),
 )
