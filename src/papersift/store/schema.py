@@ -6,6 +6,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     Date,
     DateTime,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -187,6 +189,40 @@ job_runs = Table(
     Column("outcome", String(20)),
     Column("duration_s", Float),
     Column("detail", Text),
+)
+
+
+# -- interests: follows, library, feedback (migration 0008; rank/foryou.py reads them) -----------
+follows = Table(
+    "follows",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(20), nullable=False),  # author | category | query
+    Column("value", String(300), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("user_id", "kind", "value", name="uq_follows_user_kind_value"),
+)
+
+library = Table(
+    "library",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("paper_pk", Integer, ForeignKey("papers.pk", ondelete="CASCADE"), primary_key=True),
+    Column("tags", JSON, nullable=False),  # sorted list of tag strings
+    Column("saved_at", DateTime, nullable=False),
+    Index("ix_library_paper_pk", "paper_pk"),
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("paper_pk", Integer, ForeignKey("papers.pk", ondelete="CASCADE"), primary_key=True),
+    Column("value", SmallInteger, nullable=False),  # +1 thumbs up, -1 thumbs down
+    Column("at", DateTime, nullable=False),
+    CheckConstraint("value IN (-1, 1)", name="ck_feedback_value"),
+    Index("ix_feedback_paper_pk", "paper_pk"),
 )
 
 
