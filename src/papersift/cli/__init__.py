@@ -6,6 +6,7 @@
 """
 
 from papersift.cli import db, eval, index, ingest, query, serve, users, worker  # noqa: F401  (registers)
+from papersift.cli import digest  # noqa: F401  (registers: digest send / preview / settings / feed)
 from papersift.cli.common import app
 
 __all__ = ["app"]

@@ -160,8 +160,7 @@ def _item(ms: MailSettings, rank: int, pick: PickLike) -> dict[str, Any]:
 
 def _subject(user: Recipient, n: int, period: Period) -> str:
     what = "paper" if n == 1 else "papers"
-    when = period.label if period.frequency == "daily" else period.label
-    text = f"papersift: {n} {what} for you — {when}"
+    text = f"papersift: {n} {what} for {user.username} — {period.label}"
     return " ".join(text.split())  # never a line break in a header
 
 

@@ -121,8 +121,8 @@ def claim(db: Database, user_id: int, period: str, worker: str, at: datetime, st
     ).returning(s.c.id)
     retake = and_(s.c.user_id == user_id, s.c.period == period, or_(
         and_(s.c.status == "claimed", s.c.claimed_at < stale_before),
-        and_(s.c.status == "failed", s.c.attempts < max_attempts,
-             or_(s.c.next_attempt_at.is_(None), s.c.next_attempt_at <= at))))
+        and_(s.c.status == "failed", s.c.attempts < max_attempts, s.c.next_attempt_at.is_not(None),
+             s.c.next_attempt_at <= at)))
     with db.write() as conn:
         row_id = conn.execute(ins).scalar()
         if row_id is not None:
