@@ -5,8 +5,8 @@
 ``serve``, ``db`` (db upgrade / status), ``worker`` (worker, jobs), ``users`` (user create / list).
 """
 
+import papersift.cli.digest  # noqa: F401  (registers: digest send / preview / settings / feed)
 from papersift.cli import db, eval, index, ingest, query, serve, users, worker  # noqa: F401  (registers)
-from papersift.cli import digest  # noqa: F401  (registers: digest send / preview / settings / feed)
 from papersift.cli.common import app
 
 __all__ = ["app"]
