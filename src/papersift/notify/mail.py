@@ -185,6 +185,9 @@ def compose(user: Recipient, picks: Sequence[PickLike], period: Period, settings
     msg["X-Papersift-Period"] = period.key
     msg.set_content(_ENV_TEXT.get_template("digest.txt").render(ctx))
     msg.add_alternative(_ENV_HTML.get_template("digest.html").render(ctx), subtype="html")
+    # a boundary derived from the content instead of a random one: same input, same bytes
+    msg.set_boundary("==papersift-" + hashlib.sha256(b"".join(
+        p.get_content().encode() for p in msg.iter_parts())).hexdigest()[:32] + "==")
     return msg
 
 

@@ -26,6 +26,8 @@ from papersift.config import Settings
 from papersift.engine import open_engine
 from papersift.store.db import ReadOnlyStore, WriteBusy, unavailable
 from papersift.web import admin, api, auth, deps, feeds_xml, hf_api, pages
+from papersift.web import digest as digest_routes
+from papersift.web import settings as settings_routes
 from papersift.web.render import highlight, register_filters
 
 HERE = Path(__file__).parent
@@ -129,6 +131,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(feeds_xml.router)
     app.include_router(auth.router)
     app.include_router(admin.router)
+    app.include_router(digest_routes.router)
+    app.include_router(settings_routes.router)
     app.include_router(pages.router)
     return app
 
