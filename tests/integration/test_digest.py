@@ -443,8 +443,10 @@ def test_5xx_refusal_is_not_retried(world: tuple[Settings, Engine], smtp: tuple[
     assert out[0].status == "failed" and out[0].attempts == 1 and inbox.refused == 1
     row = sends(eng, alice)[0]
     assert row.status == "failed" and row.next_attempt_at is None
-    later = datetime.now(UTC).replace(tzinfo=None) + digest_sql_retry_after() * 100
-    assert send_due(eng, mail_settings(port), 600, "s", username="alice", at=later) == []
+    later = datetime.now(UTC).replace(tzinfo=None) + digest_sql_retry_after() * 3
+    again = send_due(eng, mail_settings(port), 600, "s", username="alice", at=later)
+    assert all(o.period != out[0].period for o in again)  # that period is never retried (the next one is new)
+    assert inbox.refused == 1 + len(again)
 
 
 def test_an_empty_digest_is_never_sent(world: tuple[Settings, Engine], smtp: tuple[Inbox, int]) -> None:
@@ -499,6 +501,17 @@ def test_one_click_unsubscribe_without_login_stops_the_next_digest(
     prefs = digest_prefs.get_prefs(eng.db, alice.id)
     assert not prefs.enabled and prefs.unsubscribed_at is not None
     assert digest_prefs.get_prefs(eng.db, bob.id).enabled
+    time.sleep(0.01)
+    fresh = [Paper(title=f"Fresh {topic} paper {i}", arxiv_id=f"2509.{k * 10 + i:05d}", abstract=abstract,
+                   authors=[author], categories=[cat], sources=["test"])
+             for k, (topic, abstract, author, cat) in enumerate([
+                 ("graph", "Graph neural networks with message passing.", GRAPH_AUTHOR, "cs.LG"),
+                 ("speech", "Automatic speech recognition with acoustic models.", SPEECH_AUTHOR, "eess.AS")])
+             for i in range(3)]
+    eng.store.upsert_many(fresh)
+    eng.catch_up()
     tomorrow = datetime.now(UTC).replace(tzinfo=None) + digest_sql_retry_after() * 6 * 24
     out = send_due(eng, mail_settings(port), 600, "s", at=tomorrow)
-    assert [o.user for o in out if o.status == "sent"] == ["bob"]
+    assert [(o.user, o.status) for o in out] == [("bob", "sent")]  # alice unsubscribed: not even considered
+    assert all(p.startswith("2509.") for p in out[0].papers)  # only papers new since the last digest
+    assert len(inbox.messages) == 3
