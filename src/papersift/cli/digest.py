@@ -70,7 +70,7 @@ def digest_send(
         for o in outcomes:
             extra = f" {len(o.papers)} papers" if o.papers else ""
             extra += f" — {o.error}" if o.error else ""
-            out.print(f"{esc(o.user)} <{esc(o.email)}> {o.period}: {o.status}{esc(extra)}")
+            out.print(f"{esc(o.user)} <{esc(o.email)}> {o.period}: {o.status}{esc(extra)}", soft_wrap=True)
         out.print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no digest due")
     if counts.get("failed"):
         raise typer.Exit(1)
@@ -140,7 +140,7 @@ def digest_settings(
     state_word = "on" if prefs.enabled else ("off (unsubscribed by link)" if prefs.unsubscribed_at else "off")
     out.print(f"{u.username} <{u.email or 'no e-mail address'}>: digest {state_word}, {prefs.frequency} from "
               f"{prefs.hour:02d}:00 {prefs.timezone}, at most {prefs.max_papers} papers, trending "
-              f"{'included' if prefs.include_trending else 'left out'}")
+              f"{'included' if prefs.include_trending else 'left out'}", soft_wrap=True)
     if prefs.enabled and not u.email:
         err.print("note: no e-mail address: set one with `papersift user email NAME ADDR`")
 
@@ -164,7 +164,7 @@ def digest_feed(
     finally:
         eng.close()
     base = (state.settings.base_url or "http://127.0.0.1:8000").rstrip("/")
-    out.print(f"{base}/feeds/private/{token}.atom")
+    out.print(f"{base}/feeds/private/{token}.atom", soft_wrap=True)
     err.print("shown once: only its hash is stored; `--revoke` turns it off, running this again replaces it")
 
 

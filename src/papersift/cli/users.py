@@ -72,7 +72,7 @@ def user_list() -> None:
     try:
         for u in accounts.list_users(eng.db):
             out.print(f"{u.username}{'  (admin)' if u.is_admin else ''}  created {u.created_at:%Y-%m-%d}"
-                      + (f"  <{u.email}>" if u.email else ""))
+                      + (f"  <{u.email}>" if u.email else ""), soft_wrap=True)
     finally:
         eng.close()
 

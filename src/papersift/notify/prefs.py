@@ -55,7 +55,8 @@ def validate(prefs: DigestPrefs) -> DigestPrefs:
     try:
         zone(prefs.timezone)
     except ValueError as e:
-        raise AccountError(str(e).capitalize() + ".") from None
+        msg = str(e)
+        raise AccountError(msg[:1].upper() + msg[1:] + ".") from None
     if not isinstance(prefs.max_papers, int) or not 1 <= prefs.max_papers <= MAX_PAPERS:
         raise AccountError(f"Papers per digest: 1 to {MAX_PAPERS}.")
     return prefs
