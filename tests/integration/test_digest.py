@@ -152,7 +152,7 @@ def sends(eng: Engine, user: accounts.User) -> list[Any]:
 
 # -- compose: pure -------------------------------------------------------------------------------
 def test_compose_is_pure_with_stable_id_unsubscribe_headers_and_escaped_html(world: tuple[Settings, Engine]) -> None:
-    _settings, eng = world
+    _settings, _eng = world
     from papersift.notify.mail import Recipient
     from papersift.rank.foryou import Pick
 
@@ -216,7 +216,7 @@ def test_two_users_get_different_correctly_ranked_digests_with_reasons(world: tu
     assert len(inbox.messages) == 2
     got = {m["To"].addresses[0].addr_spec: m for m in inbox.messages}
     for who, msg in got.items():
-        ids = [o.papers for o in out if o.email == who][0]
+        ids = next(o.papers for o in out if o.email == who)
         assert ids == expected[who] and len(ids) == 5  # the e-mail carries the ranker's order
         text = msg.get_body(("plain",)).get_content()
         positions = [text.index(f"{BASE}/papers/{pid}") for pid in ids]

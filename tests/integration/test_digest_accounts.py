@@ -91,7 +91,7 @@ def site(tmp_path: Path) -> Iterator[tuple[str, Settings]]:
         thread.join(timeout=10)
 
 
-def create_app_for(settings: Settings):  # noqa: ANN201
+def create_app_for(settings: Settings):
     from papersift.web.app import create_app
 
     return create_app(Settings(data_dir=settings.data_dir))
