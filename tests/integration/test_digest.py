@@ -515,3 +515,20 @@ def test_one_click_unsubscribe_without_login_stops_the_next_digest(
     assert [(o.user, o.status) for o in out] == [("bob", "sent")]  # alice unsubscribed: not even considered
     assert all(p.startswith("2509.") for p in out[0].papers)  # only papers new since the last digest
     assert len(inbox.messages) == 3
+
+
+def test_the_worker_digest_job_sends_once(world: tuple[Settings, Engine], smtp: tuple[Inbox, int]) -> None:
+    settings, eng = world
+    inbox, port = smtp
+    three_people(eng)
+    env = {**os.environ, "PAPERSIFT_SMTP_HOST": "127.0.0.1", "PAPERSIFT_SMTP_PORT": str(port),
+           "PAPERSIFT_SMTP_SECURITY": "none", "PAPERSIFT_BASE_URL": BASE, "PAPERSIFT_EMBED_EVERY": "100000"}
+    for _ in range(2):  # the second pass: the job is not due yet, and nothing is due anyway
+        done = subprocess.run([sys.executable, "-m", "papersift", "--data-dir", str(settings.data_dir), "worker",
+                               "--once"], env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+    assert len(inbox.messages) == 3 and len(set(inbox.to())) == 3
+    jobs = subprocess.run([sys.executable, "-m", "papersift", "--data-dir", str(settings.data_dir), "jobs",
+                           "--json"], env=env, capture_output=True, text=True, timeout=60)
+    digest = next(j for j in json.loads(jobs.stdout) if j["name"] == "digest")
+    assert digest["last_outcome"] == "ok" and "3 sent" in digest["last_detail"]

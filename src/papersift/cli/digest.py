@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from papersift.cli.common import app, err, esc, open_engine, out, state
+from papersift.cli.common import app, err, esc, open_engine, out, progress_bar, state
 
 digest_app = typer.Typer(help="The e-mail digest (docs/digest.md).", no_args_is_help=True)
 
@@ -52,13 +52,17 @@ def digest_send(
         if user is not None:
             _user(eng, user)
 
-        def progress(o) -> None:
-            if not as_json:
-                err.print(f"{o.user}: {o.status} ({o.period})")
+        with progress_bar() as bar:
+            task = bar.add_task("digests", total=None, rate="")
 
-        outcomes = send_due(eng, ms, state.settings.digest_lease, worker_id("digest-cli"),
-                            username=user.strip().lower() if user else None, dry_run=dry_run,
-                            on_progress=progress)
+            def progress(o) -> None:
+                bar.advance(task)
+                if o is not None:
+                    bar.update(task, rate=f"last: {o.user} {o.status}")
+
+            outcomes = send_due(eng, ms, state.settings.digest_lease, worker_id("digest-cli"),
+                                username=user.strip().lower() if user else None, dry_run=dry_run,
+                                on_start=lambda n: bar.update(task, total=n), on_progress=progress)
     finally:
         eng.close()
     counts: dict[str, int] = {}

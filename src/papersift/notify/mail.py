@@ -35,6 +35,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 SECURITY = ("none", "starttls", "ssl")
 UNSUBSCRIBE_SALT = "papersift-digest-unsubscribe"
 ABSTRACT_CHARS = 320
+FORYOU_PATH = "/for-you"  # the For-you page (web/foryou.py)
 
 
 class PickLike(Protocol):
@@ -172,7 +173,7 @@ def compose(user: Recipient, picks: Sequence[PickLike], period: Period, settings
     unsub = unsubscribe_url(settings, user.user_id)
     ctx = {"user": user, "period": period, "items": [_item(settings, i + 1, p) for i, p in enumerate(picks)],
            "base_url": settings.base_url, "settings_url": settings.base_url + "/settings",
-           "foryou_url": settings.base_url + "/for-you", "unsubscribe_url": unsub}
+           "foryou_url": settings.base_url + FORYOU_PATH, "unsubscribe_url": unsub}
     msg = EmailMessage()
     msg["Subject"] = _subject(user, len(picks), period)
     msg["From"] = settings.mail_from

@@ -93,50 +93,64 @@ def _test_pause(event: str, state: dict[str, bool]) -> None:
 def send_due(eng: Engine, ms: MailSettings, lease_seconds: float, worker: str, *, username: str | None = None,
              dry_run: bool = False, should_stop: Callable[[], bool] = lambda: False,
              at: datetime | None = None,
-             on_progress: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+             on_start: Callable[[int], None] | None = None,
+             on_progress: Callable[[Outcome | None], None] | None = None) -> list[Outcome]:
     """Send every due digest (of ``username`` only, if given); one Outcome per user acted on.
-    Periods already done (sent or empty) are skipped silently. ``dry_run``: claim and send nothing."""
+    Periods already done (sent or empty) are skipped silently. ``dry_run``: claim and send nothing.
+    ``on_start(n)``: the number of subscribers; ``on_progress``: after each (None: nothing to do)."""
     db = eng.db
     outcomes: list[Outcome] = []
     paused: dict[str, bool] = {}
-    for row in sql.subscribers(db, username):
+    rows = sql.subscribers(db, username)
+    if on_start is not None:
+        on_start(len(rows))
+    for row in rows:
+        before = len(outcomes)
+        try:
+            _one_subscriber(eng, ms, lease_seconds, worker, row, dry_run, at, outcomes, paused)
+        finally:
+            if on_progress is not None:
+                on_progress(outcomes[-1] if len(outcomes) > before else None)
         if should_stop():
             log.info("digest: asked to stop; the remaining users wait for the next run")
             break
-        now = at or utcnow()
-        prefs = _prefs_of_row(row)
-        recipient = Recipient(row.id, row.username, row.email, prefs.frequency)
-        try:
-            period = due_period(prefs.frequency, prefs.hour, prefs.timezone, now)
-        except ValueError as e:  # a time zone this system no longer knows
-            log.error("digest for %s: %s", row.username, e)
-            outcomes.append(Outcome(row.username, row.email, "", "failed", error=str(e)))
-            continue
-        existing = sql.send_row(db, row.id, period.key)
-        if existing is not None and existing.status in ("sent", "empty"):
-            continue
-        if dry_run:
-            picks = picks_for(eng, row.id, prefs)
-            outcomes.append(Outcome(row.username, row.email, period.key,
-                                    "would-send" if picks else "would-be-empty",
-                                    papers=[p.paper.id for p in picks]))
-            continue
-        send_id = sql.claim(db, row.id, period.key, worker, now, now - timedelta(seconds=lease_seconds),
-                            MAX_RUNS * ms.attempts)
-        if send_id is None:
-            log.debug("digest for %s (%s): held by another sender, done, or not due for a retry",
-                      row.username, period.key)
-            if existing is None or existing.status == "claimed":
-                outcomes.append(Outcome(row.username, row.email, period.key, "busy"))
-            continue
-        _test_pause("claimed", paused)
-        outcome = _send_one(eng, ms, worker, send_id, recipient, prefs, period)
-        outcomes.append(outcome)
-        if on_progress is not None:
-            on_progress(outcome)
-        if outcome.status == "sent":
-            _test_pause("sent", paused)
     return outcomes
+
+
+def _one_subscriber(eng: Engine, ms: MailSettings, lease_seconds: float, worker: str, row: Any, dry_run: bool,
+                    at: datetime | None, outcomes: list[Outcome], paused: dict[str, bool]) -> None:
+    """Claim, send and record one subscriber's due digest (appending its Outcome, if any)."""
+    db = eng.db
+    now = at or utcnow()
+    prefs = _prefs_of_row(row)
+    recipient = Recipient(row.id, row.username, row.email, prefs.frequency)
+    try:
+        period = due_period(prefs.frequency, prefs.hour, prefs.timezone, now)
+    except ValueError as e:  # a time zone this system no longer knows
+        log.error("digest for %s: %s", row.username, e)
+        outcomes.append(Outcome(row.username, row.email, "", "failed", error=str(e)))
+        return
+    existing = sql.send_row(db, row.id, period.key)
+    if existing is not None and existing.status in ("sent", "empty"):
+        return
+    if dry_run:
+        picks = picks_for(eng, row.id, prefs)
+        outcomes.append(Outcome(row.username, row.email, period.key, "would-send" if picks else "would-be-empty",
+                                papers=[p.paper.id for p in picks]))
+        return
+    send_id = sql.claim(db, row.id, period.key, worker, now, now - timedelta(seconds=lease_seconds),
+                        MAX_RUNS * ms.attempts)
+    if send_id is None:
+        log.debug("digest for %s (%s): held by another sender, done, or not due for a retry",
+                  row.username, period.key)
+        if existing is None or existing.status == "claimed":
+            outcomes.append(Outcome(row.username, row.email, period.key, "busy"))
+        return
+    _test_pause("claimed", paused)
+    outcome = _send_one(eng, ms, worker, send_id, recipient, prefs, period)
+    outcomes.append(outcome)
+    if outcome.status == "sent":
+        _test_pause("sent", paused)
 
 
 def _send_one(eng: Engine, ms: MailSettings, worker: str, send_id: int, recipient: Recipient, prefs: DigestPrefs,

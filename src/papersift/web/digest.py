@@ -17,7 +17,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
 from papersift.notify import prefs as digest_prefs
-from papersift.notify.mail import unsubscribe_user
+from papersift.notify.mail import FORYOU_PATH, unsubscribe_user
 from papersift.rank.foryou import Pick, recommend
 from papersift.store import digest as digest_sql
 from papersift.web import deps
@@ -92,7 +92,7 @@ def private_atom(request: Request, token: str):
     root = ET.Element("feed", {"xmlns": ATOM})
     _sub(root, "title", f"papersift: for {username}")
     _sub(root, "id", f"{base}/feeds/private/{username}")  # stable, and never the secret
-    _sub(root, "link", rel="alternate", type="text/html", href=base + "/for-you")
+    _sub(root, "link", rel="alternate", type="text/html", href=base + FORYOU_PATH)
     _sub(root, "updated", _iso(now))
     _sub(root, "generator", "papersift")
     for pick in picks:
@@ -118,7 +118,7 @@ def private_rss(request: Request, token: str):
     rss = ET.Element("rss", {"version": "2.0"})
     ch = _sub(rss, "channel")
     _sub(ch, "title", f"papersift: for {username}")
-    _sub(ch, "link", base + "/for-you")
+    _sub(ch, "link", base + FORYOU_PATH)
     _sub(ch, "description", "Papers picked for you by papersift, with the reasons.")
     for pick in picks:
         p = pick.paper
