@@ -179,7 +179,9 @@ def _send_one(eng: Engine, ms: MailSettings, worker: str, send_id: int, recipien
         return out
     except Exception as e:
         out.error = f"{type(e).__name__}: {e}"
-        sql.mark_failed(db, send_id, worker, out.error, 0, utcnow() + RETRY_AFTER)
+        # counts as one whole run, so a fault that keeps happening is retried at most MAX_RUNS times
+        retry = utcnow() + RETRY_AFTER * 2 ** runs_before if runs_before + 1 < MAX_RUNS else None
+        sql.mark_failed(db, send_id, worker, out.error, ms.attempts, retry)
         log.exception("digest for %s (%s) failed before sending", recipient.username, period.key)
         return out
     out.status = "sent"
