@@ -38,8 +38,8 @@ MAX_FOLLOW = 200
 MAX_FOLLOWS = 500
 MAX_TAG = 40
 MAX_TAGS = 20
-_CATEGORY = re.compile(r"^[a-z][a-z\-]*(\.[A-Za-z\-]+)?$")
-_TAG = re.compile(r"[^\w\-.:/+ ]+", re.UNICODE)
+_CATEGORY = re.compile(r"^[A-Za-z][A-Za-z\-]*(\.[A-Za-z\-]+)?$")
+_TAG = re.compile(r"[^\w\-.:/+&# ]+", re.UNICODE)
 
 
 def clean_follow(kind: str, value: str) -> tuple[str, str]:
@@ -194,14 +194,14 @@ def import_library(store: SQLStore, user: User, path: Path, fmt: str = "auto",
         ps = [e.paper for e in pending]
         keys = ([p.arxiv_id for p in ps if p.arxiv_id] + [p.id for p in ps],
                 [p.doi for p in ps if p.doi], [p.norm_title for p in ps])
+        before = sql.find_pks(store.db, *keys)
+        how_matched = {id(e): m[1] for e in pending if (m := _match(e.paper, before)) is not None}
+        # every entry goes through the store's write path: unknown ones become papers, known ones
+        # fill fields the store lacks (dedup rules of docs/architecture.md); the change log indexes both
+        stats = store.upsert_many(ps, source=str(path))
+        report.errors.extend(stats.errors)
+        report.added_papers += stats.new
         found = sql.find_pks(store.db, *keys)
-        unknown = [e for e in pending if _match(e.paper, found) is None]
-        unknown_ids = {id(e) for e in unknown}
-        if unknown:
-            stats = store.upsert_many([e.paper for e in unknown], source=str(path))
-            report.errors.extend(stats.errors)
-            report.added_papers += stats.new
-            found = sql.find_pks(store.db, *keys)
         items: list[tuple[int, list[str]]] = []
         for e in pending:
             got = _match(e.paper, found)
@@ -209,9 +209,9 @@ def import_library(store: SQLStore, user: User, path: Path, fmt: str = "auto",
                 if not any(err.location == e.paper.origin for err in report.errors):
                     report.errors.append(ParseError(str(path), e.location, "entry could not be stored"))
                 continue
-            pk, how = got
-            if id(e) not in unknown_ids:
-                report.matched[how] += 1
+            pk = got[0]
+            if id(e) in how_matched:
+                report.matched[how_matched[id(e)]] += 1
             try:
                 items.append((pk, clean_tags([*e.tags, *extra])))
             except AccountError:  # too many or too long tags: keep the paper, drop what is invalid
