@@ -34,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from papersift.engine import Engine
+from papersift.index.lexical import LexicalIndex
 from papersift.models import Paper, normalize_title
 from papersift.rank import trending
 from papersift.store import interests as sql
@@ -101,6 +102,44 @@ def fit_logistic(pos: np.ndarray, neg: np.ndarray, neg_weight: np.ndarray | None
         if float(np.abs(step).max()) < 1e-6:
             break
     return LinearModel(theta[:-1].astype(np.float32), float(theta[-1]))
+
+
+def vector_scores(x: np.ndarray, pos: np.ndarray, neg: np.ndarray | None, model: LinearModel | None,
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The learned score of candidate vectors ``x`` (rows, L2-normalised) for a user with positive
+    vectors ``pos`` and thumbs-down vectors ``neg``: the model's probability, or in cold start
+    (``model`` None) the cosine similarity to the nearest positive; a near-duplicate (cosine
+    > 0.8) of a thumbs-down paper counts half. Also returns, per candidate, the index of its
+    nearest positive and that similarity (for the reason)."""
+    sims = x @ pos.T
+    best = sims.argmax(axis=1)
+    best_sim = sims[np.arange(len(x)), best]
+    learned = model.predict(x) if model is not None else np.clip(best_sim, 0.0, 1.0)
+    if neg is not None and len(neg):
+        learned = learned * np.where((x @ neg.T).max(axis=1) > 0.8, 0.5, 1.0)
+    return learned, best, best_sim
+
+
+def query_text(p: Paper) -> str:
+    """A paper as a BM25 query (keyword mode): its title and the start of its abstract."""
+    return f"{p.title} {p.abstract[:300]}"
+
+
+def keyword_profile(lexical: LexicalIndex, queries: list[tuple[int, str]], candidates: set[int],
+                    depth: int = 1000) -> dict[int, tuple[float, int]]:
+    """BM25 profile: each (pk, text) of the user's papers is a lexical query; a candidate scores
+    its best BM25 score normalised by that query's top hit (the query paper itself left out), in
+    [0, 1], with the pk of the query paper that gave it."""
+    best: dict[int, tuple[float, int]] = {}
+    for qpk, text in queries:
+        hits, _ = lexical.search(text, depth)
+        top = max((s for h, s in hits if h != qpk), default=0.0)
+        if top <= 0:
+            continue
+        for h, s in hits:
+            if h in candidates and h != qpk and min(s / top, 1.0) > best.get(h, (0.0, 0))[0]:
+                best[h] = (min(s / top, 1.0), qpk)
+    return best
 
 
 def norm_name(name: str) -> str:
@@ -257,26 +296,21 @@ def recommend(eng: Engine, user_id: int, *, since: datetime | None = None, limit
     n = len(cands)
     score = np.zeros(n)
     reasons: list[list[str]] = [[] for _ in range(n)]
-    titles = {pk: p.title for pk, p in eng.store.get_many(list(sig.positives | sig.negatives)).items()}
+    known = eng.store.get_many(list(sig.positives | sig.negatives))
+    titles = {pk: p.title for pk, p in known.items()}
 
     # 1. the learned part
     if vec_mode and pos_vecs:
         neg_vecs = sql.vectors(db, model_name, sorted(sig.negatives))
         cvecs = sql.vectors(db, model_name, cands)
-        has = np.array([pk in cvecs for pk in cands])
-        if has.any():
-            rows = [i for i in range(n) if has[i]]
+        rows = [i for i, pk in enumerate(cands) if pk in cvecs]
+        if rows:
             x = np.stack([cvecs[cands[i]] for i in rows])
             pkeys = list(pos_vecs)
-            sims = x @ np.stack([pos_vecs[k] for k in pkeys]).T
-            best = sims.argmax(axis=1)
-            best_sim = sims[np.arange(len(rows)), best]
             model = user_model(eng, user_id, model_name, pos_vecs, neg_vecs)
-            # cold start (no model): similarity to the nearest positive
-            learned = model.predict(x) if model is not None else np.clip(best_sim, 0.0, 1.0)
-            if neg_vecs:
-                neg_sim = (x @ np.stack(list(neg_vecs.values())).T).max(axis=1)
-                learned = learned * np.where(neg_sim > 0.8, 0.5, 1.0)  # near-duplicates of a thumbs down
+            learned, best, best_sim = vector_scores(
+                x, np.stack([pos_vecs[k] for k in pkeys]),
+                np.stack(list(neg_vecs.values())) if neg_vecs else None, model)
             for j, i in enumerate(rows):
                 score[i] += W_MODEL * float(learned[j])
                 if best_sim[j] >= SIMILAR_MIN:
@@ -285,33 +319,16 @@ def recommend(eng: Engine, user_id: int, *, since: datetime | None = None, limit
                 elif model is not None and learned[j] >= 0.5:
                     reasons[i].append("fits the papers you saved and liked")
     elif sig.positives:  # no vectors: BM25 profile
-        cset = set(idx)
-        best_kw: dict[int, tuple[float, int]] = {}
-        for pk in positives[:KEYWORD_PROFILE]:
-            p = titles.get(pk)
-            if p is None:
-                continue
-            full = papers.get(pk) or eng.store.get_many([pk]).get(pk)
-            query = f"{full.title} {full.abstract[:300]}" if full else p
-            hits, _ = eng.lexical.search(query, 1000)
-            top = max((s for h, s in hits if h != pk), default=0.0)
-            if top <= 0:
-                continue
-            for h, s in hits:
-                if h in cset and s / top > best_kw.get(h, (0.0, 0))[0]:
-                    best_kw[h] = (s / top, pk)
-        for h, (s, pk) in best_kw.items():
+        queries = [(pk, query_text(known[pk])) for pk in positives[:KEYWORD_PROFILE] if pk in known]
+        for h, (s, pk) in keyword_profile(eng.lexical, queries, set(idx)).items():
             i = idx[h]
             score[i] += W_MODEL * s
             if s >= SIMILAR_MIN:
                 reasons[i].append(_source_reason(pk, sig, titles.get(pk, "")) + " (by keywords: no vectors yet)")
-        for pk in sig.negatives:
-            if pk in titles:
-                hits, _ = eng.lexical.search(titles[pk], 200)
-                top = max((s for _h, s in hits), default=0.0) or 1.0
-                for h, s in hits:
-                    if h in idx and s / top > 0.8:
-                        score[idx[h]] *= 0.5
+        negs = [(pk, query_text(known[pk])) for pk in sorted(sig.negatives) if pk in known]
+        for h, (s, _pk) in keyword_profile(eng.lexical, negs, set(idx)).items():
+            if s > 0.8:  # near-duplicates of a thumbs down
+                score[idx[h]] *= 0.5
 
     # 2. follows
     for f in sig.follows:

@@ -18,7 +18,7 @@ from sqlalchemy import and_, delete, desc, func, or_, select, update
 from papersift.store import dialect
 from papersift.store.db import Database
 from papersift.store.embeddings import VECTOR_DTYPE
-from papersift.store.schema import embeddings, feedback, follows, library, papers, votes
+from papersift.store.schema import embeddings, feedback, follows, library, paper_aliases, papers, votes
 
 CHUNK = 900
 FOLLOW_KINDS = ("author", "category", "query")
@@ -258,3 +258,29 @@ def recent_voted(db: Database, since: datetime, limit: int = 500) -> list[tuple[
     with db.read() as conn:
         return [(int(r.pk), int(r.upvotes)) for r in conn.execute(q)]
 
+
+
+def find_pks(db: Database, arxiv_ids: list[str], dois: list[str], titles: list[str],
+             ) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+    """Stored papers by arXiv id (or id / alias), by DOI, by normalised title: three {key: pk}."""
+    by_aid: dict[str, int] = {}
+    by_doi: dict[str, int] = {}
+    by_title: dict[str, int] = {}
+    with db.read() as conn:
+        for i in range(0, len(arxiv_ids), CHUNK):
+            part = arxiv_ids[i:i + CHUNK]
+            for col in (papers.c.arxiv_id, papers.c.id):
+                for r in conn.execute(select(col, papers.c.pk).where(col.in_(part))):
+                    by_aid.setdefault(str(r[0]), int(r[1]))
+            for r in conn.execute(select(paper_aliases.c.alias, paper_aliases.c.pk)
+                                  .where(paper_aliases.c.alias.in_(part))):
+                by_aid.setdefault(str(r[0]), int(r[1]))
+        for i in range(0, len(dois), CHUNK):
+            for r in conn.execute(select(papers.c.doi, papers.c.pk).where(papers.c.doi.in_(dois[i:i + CHUNK]))
+                                  .order_by(papers.c.pk)):
+                by_doi.setdefault(str(r[0]), int(r[1]))
+        for i in range(0, len(titles), CHUNK):
+            for r in conn.execute(select(papers.c.norm_title, papers.c.pk)
+                                  .where(papers.c.norm_title.in_(titles[i:i + CHUNK])).order_by(papers.c.pk)):
+                by_title.setdefault(str(r[0]), int(r[1]))
+    return by_aid, by_doi, by_title
