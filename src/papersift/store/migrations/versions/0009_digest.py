@@ -58,5 +58,6 @@ def downgrade() -> None:
     op.drop_table("digest_sends")
     op.drop_table("digest_settings")
     op.drop_index("ux_users_email", "users")
-    with op.batch_alter_table("users") as batch:
-        batch.drop_column("email")
+    # a plain ALTER TABLE ... DROP COLUMN (SQLite >= 3.35): a batch copy would drop and recreate
+    # users, and dropping it would cascade to sessions, tokens and votes
+    op.drop_column("users", "email")
