@@ -282,8 +282,10 @@ def test_send_twice_sends_nothing_the_second_time(world: tuple[Settings, Engine]
     settings, eng = world
     inbox, port = smtp
     three_people(eng)
+    only = run_cli(settings.data_dir, port, "--user", "dora")
+    assert only["rc"] == 0 and [(r["user"], r["status"]) for r in only["json"]["results"]] == [("dora", "sent")]
     first = run_cli(settings.data_dir, port)
-    assert first["rc"] == 0 and first["json"]["counts"] == {"sent": 3}
+    assert first["rc"] == 0 and first["json"]["counts"] == {"sent": 2}
     second = run_cli(settings.data_dir, port)
     assert second["rc"] == 0 and second["json"]["results"] == []
     assert sorted(inbox.to()) == ["dora <dora@example.org>", "erin <erin@example.org>", "fred <fred@example.org>"]
@@ -515,6 +517,8 @@ def test_one_click_unsubscribe_without_login_stops_the_next_digest(
     assert [(o.user, o.status) for o in out] == [("bob", "sent")]  # alice unsubscribed: not even considered
     assert all(p.startswith("2509.") for p in out[0].papers)  # only papers new since the last digest
     assert len(inbox.messages) == 3
+    again = digest_prefs.update_prefs(eng.db, alice.id, enabled=True)  # turned on again in the settings
+    assert again.enabled and again.unsubscribed_at is None
 
 
 def test_the_worker_digest_job_sends_once(world: tuple[Settings, Engine], smtp: tuple[Inbox, int]) -> None:
