@@ -4,6 +4,7 @@ SIGKILLed sender, SMTP failures retried and never marked sent, one-click unsubsc
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -58,9 +59,12 @@ class Inbox:
         self.fail_next = 0
         self.fail_reply = "451 4.3.0 Try again later"
         self.refused = 0
+        self.delay = 0.0  # seconds each DATA takes (widens the window two senders share)
         self.lock = threading.Lock()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         with self.lock:
             if self.fail_next:
                 self.fail_next -= 1
@@ -301,6 +305,7 @@ def test_two_processes_started_together_send_each_email_once(world: tuple[Settin
     for i in range(3):  # more people: more chances to collide
         u = make_user(eng, f"extra{i}", f"extra{i}@example.org", max_papers=2)
         interests.follow(eng.db, u, "author", GRAPH_AUTHOR)
+    inbox.delay = 0.4  # each e-mail takes a while: the two senders overlap
     procs = [cli(settings.data_dir, port, "--json") for _ in range(2)]
     outs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [o[1] for o in outs]
