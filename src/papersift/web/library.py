@@ -50,17 +50,20 @@ class _RequestScope:
 
 
 def interest_state(p: Paper) -> dict[str, Any]:
-    """{"user": logged in?, "saved": bool, "feedback": -1 | 0 | 1} of the current reader for ``p``."""
+    """{"user": logged in?, "saved": bool, "feedback": -1 | 0 | 1, "here": this page's path and query}
+    of the current reader for ``p``."""
     scope = _SCOPE.get()
     if scope is None or p.pk is None:
-        return {"user": False, "saved": False, "feedback": 0}
+        return {"user": False, "saved": False, "feedback": 0, "here": "/"}
     request = Request(scope)
+    query = request.url.query
+    here = deps.safe_next(request.url.path + (f"?{query}" if query else ""))  # where the buttons come back to
     user = deps.current_user(request)
     if user is None:
-        return {"user": False, "saved": False, "feedback": 0}
+        return {"user": False, "saved": False, "feedback": 0, "here": here}
     db = deps.db(request)
     return {"user": True, "saved": bool(sql.saved_pks(db, user.id, [p.pk])),
-            "feedback": sql.feedback_on(db, user.id, [p.pk]).get(p.pk, 0)}
+            "feedback": sql.feedback_on(db, user.id, [p.pk]).get(p.pk, 0), "here": here}
 
 
 def install(app: FastAPI, env: Environment) -> None:
