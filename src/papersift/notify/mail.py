@@ -35,7 +35,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 SECURITY = ("none", "starttls", "ssl")
 UNSUBSCRIBE_SALT = "papersift-digest-unsubscribe"
 ABSTRACT_CHARS = 320
-FORYOU_PATH = "/for-you"  # the For-you page (web/foryou.py)
+FORYOU_PATH = "/foryou"  # the For-you page (web/foryou.py)
 
 
 class PickLike(Protocol):

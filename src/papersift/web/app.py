@@ -25,7 +25,7 @@ from papersift.accounts import secret_key
 from papersift.config import Settings
 from papersift.engine import open_engine
 from papersift.store.db import ReadOnlyStore, WriteBusy, unavailable
-from papersift.web import admin, api, auth, deps, feeds_xml, hf_api, pages
+from papersift.web import admin, api, auth, deps, feeds_xml, foryou, hf_api, library, pages
 from papersift.web import digest as digest_routes
 from papersift.web import settings as settings_routes
 from papersift.web.render import highlight, register_filters
@@ -126,6 +126,8 @@ def create_app(settings: Settings) -> FastAPI:
                 "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
         return response
 
+    app.include_router(foryou.router)  # before api.router: its /api/v1 catch-all answers 404
+    library.install(app, env)  # interests: routes (also before api.router), the card partial's globals
     app.include_router(hf_api.router)
     app.include_router(api.router)
     app.include_router(feeds_xml.router)
