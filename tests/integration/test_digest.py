@@ -127,10 +127,26 @@ def make_user(eng: Engine, name: str, email: str | None, **prefs: Any) -> accoun
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[tuple[Settings, Engine]]:
-    settings = Settings(data_dir=tmp_path / "data")
+    """The corpus without vectors: the ranker's keyword (BM25 profile) mode."""
+    yield from _world(tmp_path, None)
+
+
+@pytest.fixture(params=["keywords", "vectors"])
+def any_world(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Settings, Engine]]:
+    """The corpus without vectors, and embedded (the deterministic hashing embedder: the learned model)."""
+    yield from _world(tmp_path, "hashing-384" if request.param == "vectors" else None)
+
+
+def _world(tmp_path: Path, embedder: str | None) -> Iterator[tuple[Settings, Engine]]:
+    settings = Settings(data_dir=tmp_path / "data", embedder=embedder)
     eng = open_engine(settings, "owner", owner="test", upgrade=True)
     eng.store.upsert_many(corpus())
     eng.catch_up()
+    if embedder:
+        from papersift.index.embed_stage import embed_pending
+
+        assert embed_pending(eng.db, eng.semantic.encoder.embedder()).embedded == len(corpus())
+        eng.catch_up_vectors(force_save=True)
     (settings.data_dir / "secret.key").write_text(SECRET)
     try:
         yield settings, eng
@@ -239,9 +255,12 @@ def test_two_users_get_different_correctly_ranked_digests_with_reasons(world: tu
     assert rows[alice.id].status == "sent" and rows[alice.id].message_id == str(got["alice@example.org"]["Message-ID"])
 
 
-def test_feedback_moves_the_next_digest(world: tuple[Settings, Engine], smtp: tuple[Inbox, int]) -> None:
-    _settings, eng = world
+def test_feedback_moves_the_next_digest(any_world: tuple[Settings, Engine], smtp: tuple[Inbox, int]) -> None:
+    settings, eng = any_world
     inbox, port = smtp
+    from papersift.rank.foryou import mode
+
+    assert mode(eng) == ("vectors" if settings.embedder else "keywords")
     carol = make_user(eng, "carol", "carol@example.org", max_papers=4, include_trending=False)
     interests.follow(eng.db, carol, "category", "cs.LG")  # starts with graph papers only
     ms = mail_settings(port)
