@@ -314,6 +314,11 @@ def test_send_twice_sends_nothing_the_second_time(world: tuple[Settings, Engine]
     assert sorted(inbox.to()) == ["dora <dora@example.org>", "erin <erin@example.org>", "fred <fred@example.org>"]
     dry = run_cli(settings.data_dir, port, "--dry-run")
     assert dry["json"]["results"] == []  # nothing due any more
+    status = subprocess.run([sys.executable, "-m", "papersift", "--data-dir", str(settings.data_dir), "digest",
+                             "status", "--json"], capture_output=True, text=True, timeout=60)
+    states = {d["user"]: d for d in json.loads(status.stdout)}
+    assert {u: d["state"] for u, d in states.items()} == {"dora": "sent", "erin": "sent", "fred": "sent"}
+    assert all(d["last_sent_at"] for d in states.values())
 
 
 def test_two_processes_started_together_send_each_email_once(world: tuple[Settings, Engine],

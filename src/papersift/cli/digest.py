@@ -80,6 +80,42 @@ def digest_send(
         raise typer.Exit(1)
 
 
+@digest_app.command("status")
+def digest_status(as_json: Annotated[bool, typer.Option("--json", help="A JSON list on stdout.")] = False) -> None:
+    """Every subscriber: schedule, the period due now and its state, the last digest sent."""
+    from papersift.notify.schedule import due_period
+    from papersift.store import digest as sql
+
+    eng = open_engine()
+    try:
+        rows = []
+        for r in sql.subscribers(eng.db):
+            try:
+                period = due_period(r.frequency, int(r.hour), r.timezone).key
+            except ValueError as e:
+                period = f"? ({e})"
+            now_row = sql.send_row(eng.db, r.id, period)
+            last = sql.last_sent(eng.db, r.id, 1)
+            rows.append({"user": r.username, "email": r.email, "frequency": r.frequency, "hour": int(r.hour),
+                         "timezone": r.timezone, "period": period,
+                         "state": now_row.status if now_row is not None else "due",
+                         "attempts": int(now_row.attempts) if now_row is not None else 0,
+                         "error": now_row.error if now_row is not None else None,
+                         "last_sent_at": last[0].sent_at.isoformat() if last else None})
+    finally:
+        eng.close()
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    for d in rows:
+        out.print(f"{esc(d['user'])} <{esc(d['email'])}> {d['frequency']} {d['hour']:02d}:00 {esc(d['timezone'])}: "
+                  f"{d['period']} {d['state']}" + (f" ({d['attempts']} attempts: {esc(d['error'] or '')})"
+                                                   if d["state"] == "failed" else "")
+                  + f"; last sent {d['last_sent_at'] or 'never'}", soft_wrap=True)
+    if not rows:
+        out.print("no subscribers")
+
+
 @digest_app.command("preview")
 def digest_preview(
     name: Annotated[str, typer.Argument(help="Username.")],
