@@ -45,8 +45,8 @@ import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -62,8 +62,7 @@ CACHE = Path(tempfile.gettempdir()) / "papersift-recommend-eval"
 K = 10
 
 
-@dataclass
-class Collection:
+class Collection(NamedTuple):
     name: str
     papers: list[Paper]           # index = paper number in this collection
     users: dict[str, list[int]]   # user -> positive paper numbers
