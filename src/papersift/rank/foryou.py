@@ -9,8 +9,9 @@ interests retrieve from the whole corpus), each candidate gets::
 * ``model``: a per-user L2-regularised logistic regression over the stored paper embeddings
   (positives: the library, the user's papersift upvotes, thumbs up; negatives: thumbs down and
   papers sampled at random), fitted by Newton's method (IRLS) and cached until the user's
-  signals change. With fewer than ``MIN_TRAIN`` embedded positives (cold start) the model is
-  the cosine similarity to the nearest positive. Without any stored vectors it is a BM25
+  signals change, shrunk towards the cosine similarity to the nearest positive by
+  n / (n + ``SHRINK``) for n positives. With fewer than ``MIN_TRAIN`` embedded positives (cold
+  start) the score is that similarity alone. Without any stored vectors it is a BM25
   profile: each positive's title and abstract start is a lexical query, a candidate scores
   its best normalised BM25 match (and every pick says that it is a keyword match).
 * follow matches: an author followed (normalised names), a category followed (``cs`` follows
@@ -49,6 +50,7 @@ RETRIEVE_PER_SIGNAL = 300
 MIN_TRAIN = 2             # embedded positives needed to fit the logistic regression
 SAMPLED_NEGATIVES = 300
 L2 = 1.0
+SHRINK = 5.0              # the model's score is shrunk towards nearest-positive similarity by n / (n + SHRINK)
 W_MODEL = 1.0
 W_AUTHOR = 0.5
 W_CATEGORY = 0.15
@@ -107,14 +109,20 @@ def fit_logistic(pos: np.ndarray, neg: np.ndarray, neg_weight: np.ndarray | None
 def vector_scores(x: np.ndarray, pos: np.ndarray, neg: np.ndarray | None, model: LinearModel | None,
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The learned score of candidate vectors ``x`` (rows, L2-normalised) for a user with positive
-    vectors ``pos`` and thumbs-down vectors ``neg``: the model's probability, or in cold start
-    (``model`` None) the cosine similarity to the nearest positive; a near-duplicate (cosine
-    > 0.8) of a thumbs-down paper counts half. Also returns, per candidate, the index of its
-    nearest positive and that similarity (for the reason)."""
+    vectors ``pos`` and thumbs-down vectors ``neg``: the model's probability shrunk towards the
+    cosine similarity to the nearest positive by ``n / (n + SHRINK)`` (n positives: with few,
+    the nearest neighbour is the surer signal); in cold start (``model`` None) that similarity
+    alone. A near-duplicate (cosine > 0.8) of a thumbs-down paper counts half. Also returns, per
+    candidate, the index of its nearest positive and that similarity (for the reason)."""
     sims = x @ pos.T
     best = sims.argmax(axis=1)
     best_sim = sims[np.arange(len(x)), best]
-    learned = model.predict(x) if model is not None else np.clip(best_sim, 0.0, 1.0)
+    nearest = np.clip(best_sim, 0.0, 1.0)
+    if model is not None:
+        a = len(pos) / (len(pos) + SHRINK)
+        learned = a * model.predict(x) + (1 - a) * nearest
+    else:
+        learned = nearest
     if neg is not None and len(neg):
         learned = learned * np.where((x @ neg.T).max(axis=1) > 0.8, 0.5, 1.0)
     return learned, best, best_sim
