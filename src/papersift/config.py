@@ -19,6 +19,16 @@ def _env_float(name: str, default: float) -> float:
         raise ValueError(f"{name} must be a number of seconds, not {raw!r}") from None
 
 
+def _env_int(name: str) -> int | None:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {raw!r}") from None
+
+
 def default_data_dir() -> Path:
     env = os.environ.get("PAPERSIFT_DATA")
     return Path(env) if env else Path(user_data_dir("papersift", appauthor=False))
@@ -65,6 +75,21 @@ class Settings:
                                                                    or 1000)))
     remote_thumbnails: bool = field(default_factory=lambda: os.environ.get(
         "PAPERSIFT_REMOTE_THUMBNAILS", "").strip().lower() in ("1", "true", "yes", "on"))
+    # -- digest e-mail (notify/, docs/digest.md): the SMTP server (no host: no digest job), the sender
+    # address, how often the worker looks for due digests, how long a claim on (user, period) lasts
+    # before another sender may retake it, SMTP attempts per send and the first backoff (doubles)
+    smtp_host: str | None = field(default_factory=lambda: os.environ.get("PAPERSIFT_SMTP_HOST", "").strip() or None)
+    smtp_port: int | None = field(default_factory=lambda: _env_int("PAPERSIFT_SMTP_PORT"))
+    smtp_user: str | None = field(default_factory=lambda: os.environ.get("PAPERSIFT_SMTP_USER") or None)
+    smtp_password: str | None = field(default_factory=lambda: os.environ.get("PAPERSIFT_SMTP_PASSWORD") or None)
+    smtp_security: str = field(default_factory=lambda: os.environ.get("PAPERSIFT_SMTP_SECURITY", "").strip().lower()
+                               or "starttls")  # none | starttls | ssl
+    smtp_timeout: float = field(default_factory=lambda: _env_float("PAPERSIFT_SMTP_TIMEOUT", 30.0))
+    smtp_attempts: int = field(default_factory=lambda: _env_int("PAPERSIFT_SMTP_ATTEMPTS") or 4)
+    smtp_backoff: float = field(default_factory=lambda: _env_float("PAPERSIFT_SMTP_BACKOFF", 2.0))
+    mail_from: str | None = field(default_factory=lambda: os.environ.get("PAPERSIFT_MAIL_FROM", "").strip() or None)
+    digest_every: float = field(default_factory=lambda: _env_float("PAPERSIFT_DIGEST_EVERY", 300.0))
+    digest_lease: float = field(default_factory=lambda: _env_float("PAPERSIFT_DIGEST_LEASE", 900.0))
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser()

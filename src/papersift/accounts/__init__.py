@@ -31,9 +31,11 @@ from papersift.accounts.users import (
     create_user,
     get_user,
     list_users,
+    normalize_email,
     now,
     same,
     set_admin,
+    set_email,
     set_password,
     sha256,
 )
@@ -42,6 +44,6 @@ __all__ = [
     "FAILURE_WINDOW", "MAX_FAILURES", "MAX_PASSWORD", "MIN_PASSWORD", "SESSION_TTL", "TOKEN_PREFIX",
     "AccountError", "RateLimited", "Session", "User", "authenticate", "create_api_token", "create_session",
     "create_user", "end_session", "get_session", "get_user", "has_voted", "list_api_tokens", "list_users",
-    "now", "parse_paper_ref", "revoke_api_token", "same", "secret_key", "set_admin", "set_password",
-    "set_vote", "sha256", "submit_paper", "user_for_api_token", "voted_pks",
+    "normalize_email", "now", "parse_paper_ref", "revoke_api_token", "same", "secret_key", "set_admin",
+    "set_email", "set_password", "set_vote", "sha256", "submit_paper", "user_for_api_token", "voted_pks",
 ]

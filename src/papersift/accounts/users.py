@@ -89,6 +89,7 @@ class User:
     username: str
     is_admin: bool
     created_at: datetime
+    email: str | None = None
 
 
 def now() -> datetime:
@@ -104,7 +105,8 @@ def same(a: str | None, b: str | None) -> bool:
 
 
 def user_from_row(row: Any) -> User:
-    return User(id=row.id, username=row.username, is_admin=bool(row.is_admin), created_at=row.created_at)
+    return User(id=row.id, username=row.username, is_admin=bool(row.is_admin), created_at=row.created_at,
+                email=getattr(row, "email", None))
 
 
 def normalize_username(name: str) -> str:
@@ -123,13 +125,65 @@ def validate_credentials(username: str, password: str) -> str:
     return name
 
 
-def create_user(db: Database, username: str, password: str, is_admin: bool = False) -> User:
+_EMAIL_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+_DNS_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+MAX_EMAIL = 254
+
+
+def normalize_email(address: str | None) -> str | None:
+    """A valid address, lower-cased (for uniqueness), or None for an empty value; AccountError
+    otherwise. Accepted: ``local@domain`` with an ASCII dot-atom local part (at most 64 characters)
+    and a domain of at least two DNS labels (an internationalised domain is stored as IDNA)."""
+    text = (address or "").strip()
+    if not text:
+        return None
+    bad = AccountError(f"{text[:80]!r} is not an e-mail address (expected name@example.org).")
+    if len(text) > MAX_EMAIL or text.count("@") != 1 or any(c.isspace() or ord(c) < 32 for c in text):
+        raise bad
+    local, domain = text.rsplit("@", 1)
+    if len(local) > 64 or not _EMAIL_LOCAL.match(local):
+        raise bad
+    try:
+        domain = domain.rstrip(".").encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        raise bad from None
+    labels = domain.split(".")
+    if len(labels) < 2 or not all(_DNS_LABEL.match(x) for x in labels) or labels[-1].isdigit():
+        raise bad
+    result = f"{local.lower()}@{domain}"
+    if len(result) > MAX_EMAIL:
+        raise bad
+    return result
+
+
+def create_user(db: Database, username: str, password: str, is_admin: bool = False,
+                email: str | None = None) -> User:
     name = validate_credentials(username, password)
+    address = normalize_email(email)
     at = now()
-    uid = sql.insert_user(db, name, hashing(_hasher.hash, password), is_admin, at)
+    try:
+        uid = sql.insert_user(db, name, hashing(_hasher.hash, password), is_admin, at, email=address)
+    except sql.EmailInUse:
+        raise AccountError("That e-mail address belongs to another account.") from None
     if uid is None:
         raise AccountError(f"The username {name!r} is taken.")
-    return User(id=uid, username=name, is_admin=is_admin, created_at=at)
+    return User(id=uid, username=name, is_admin=is_admin, created_at=at, email=address)
+
+
+def set_email(db: Database, username: str, email: str | None) -> str | None:
+    """Change (or, with an empty value, remove) a user's address; returns the stored address.
+    AccountError for an invalid address, an address another account has, or an unknown user."""
+    from papersift.store import digest as digest_sql
+
+    address = normalize_email(email)
+    row = sql.user_by_name(db, normalize_username(username))
+    if row is None:
+        raise AccountError(f"No user {normalize_username(username)!r}.")
+    try:
+        digest_sql.set_email(db, row.id, address)
+    except sql.EmailInUse:
+        raise AccountError("That e-mail address belongs to another account.") from None
+    return address
 
 
 def get_user(db: Database, username: str) -> User | None:

@@ -2,10 +2,13 @@
 
 ``common`` (the Typer app, settings, consoles, progress bars, opening the engine), ``ingest``
 (ingest, demo), ``query`` (search, show, similar, stats), ``index`` (reindex, embed), ``eval``,
-``serve``, ``db`` (db upgrade / status), ``worker`` (worker, jobs), ``users`` (user create / list).
+``serve``, ``db`` (db upgrade / status), ``worker`` (worker, jobs), ``users`` (user create / list),
+``interests`` (follow, feedback, foryou, library import / list / export / save / remove / tag),
+``digest`` (digest send / preview / settings / feed).
 """
 
-from papersift.cli import db, eval, index, ingest, query, serve, users, worker  # noqa: F401  (registers)
+import papersift.cli.digest  # noqa: F401  (registers: digest send / preview / settings / feed)
+from papersift.cli import db, eval, index, ingest, interests, query, serve, users, worker  # noqa: F401  (registers)
 from papersift.cli.common import app
 
 __all__ = ["app"]

@@ -44,7 +44,7 @@ class Job:
 
 
 _REGISTRY: dict[str, Job] = {}
-JOB_MODULES: list[str] = []  # modules that call register() when imported (harvest, digest, ...)
+JOB_MODULES: list[str] = ["papersift.notify.job"]  # modules that call register() when imported
 
 
 def register(job: Job) -> Job:

@@ -6,6 +6,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     Date,
     DateTime,
@@ -15,9 +16,11 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -103,6 +106,8 @@ users = Table(
     Column("password_hash", Text, nullable=False),
     Column("is_admin", Boolean, nullable=False, default=False),
     Column("created_at", DateTime, nullable=False),
+    Column("email", String(254)),  # migration 0009; unique when set (ux_users_email)
+    Index("ux_users_email", "email", unique=True),
 )
 
 sessions = Table(
@@ -194,4 +199,75 @@ job_runs = Table(
     Column("outcome", String(20)),
     Column("duration_s", Float),
     Column("detail", Text),
+)
+
+
+# -- interests: follows, library, feedback (migration 0008; rank/foryou.py reads them) -----------
+follows = Table(
+    "follows",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(20), nullable=False),  # author | category | query
+    Column("value", String(300), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("user_id", "kind", "value", name="uq_follows_user_kind_value"),
+)
+
+library = Table(
+    "library",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("paper_pk", Integer, ForeignKey("papers.pk", ondelete="CASCADE"), primary_key=True),
+    Column("tags", JSON, nullable=False),  # sorted list of tag strings
+    Column("saved_at", DateTime, nullable=False),
+    Index("ix_library_paper_pk", "paper_pk"),
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("paper_pk", Integer, ForeignKey("papers.pk", ondelete="CASCADE"), primary_key=True),
+    Column("value", SmallInteger, nullable=False),  # +1 thumbs up, -1 thumbs down
+    Column("at", DateTime, nullable=False),
+    CheckConstraint("value IN (-1, 1)", name="ck_feedback_value"),
+    Index("ix_feedback_paper_pk", "paper_pk"),
+)
+
+
+# -- digest e-mail and private feeds (migration 0009) ---------------------------------------------
+digest_settings = Table(
+    "digest_settings",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("enabled", Boolean, nullable=False, default=False),
+    Column("frequency", String(10), nullable=False, default="daily"),  # daily | weekly (Mondays)
+    Column("hour", Integer, nullable=False, default=7),  # local hour (0-23) from which the period is due
+    Column("timezone", String(64), nullable=False, default="UTC"),  # IANA name (zoneinfo)
+    Column("max_papers", Integer, nullable=False, default=10),
+    Column("include_trending", Boolean, nullable=False, default=True),
+    Column("unsubscribed_at", DateTime),  # set by the one-click unsubscribe link
+    Column("feed_token_hash", String(64), unique=True),  # sha256 of the private feed's secret; NULL: none
+    Column("feed_token_created_at", DateTime),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+digest_sends = Table(
+    "digest_sends",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("period", String(16), nullable=False),  # "2026-12-05" (daily) or "2026-W49" (weekly)
+    Column("status", String(10), nullable=False),  # claimed | sent | failed | empty
+    Column("claimed_by", String(200)),  # the sender holding the claim (host:pid:nonce)
+    Column("claimed_at", DateTime),  # a claim older than the lease is stale: another sender retakes it
+    Column("attempts", Integer, nullable=False, default=0),  # SMTP attempts so far
+    Column("next_attempt_at", DateTime),  # a failed send is retried from then on (bounded)
+    Column("message_id", String(300)),
+    Column("papers", JSON),  # ids of the papers the e-mail carried
+    Column("error", Text),
+    Column("sent_at", DateTime),
+    UniqueConstraint("user_id", "period", name="uq_digest_sends_user_period"),
+    Index("ix_digest_sends_user_sent", "user_id", "sent_at"),
 )

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Connection, Row
+from sqlalchemy.exc import IntegrityError
 
 from papersift.store import dialect
 from papersift.store.db import Database, unavailable
@@ -17,12 +18,22 @@ log = logging.getLogger(__name__)
 
 
 # -- users ---------------------------------------------------------------------------------------
-def insert_user(db: Database, username: str, password_hash: str, is_admin: bool, at: datetime) -> int | None:
-    """Create a user; None when the name is taken (decided by the database, race-free)."""
+class EmailInUse(ValueError):
+    """Another account has this e-mail address (users.email is unique when set)."""
+
+
+def insert_user(db: Database, username: str, password_hash: str, is_admin: bool, at: datetime,
+                email: str | None = None) -> int | None:
+    """Create a user; None when the name is taken, EmailInUse when the address is (both decided by
+    the database, race-free)."""
     stmt = dialect.insert_ignore(db.dialect, users, ["username"]).values(
-        username=username, password_hash=password_hash, is_admin=is_admin, created_at=at).returning(users.c.id)
-    with db.write() as conn:
-        uid = conn.execute(stmt).scalar()
+        username=username, password_hash=password_hash, is_admin=is_admin, created_at=at,
+        email=email).returning(users.c.id)
+    try:
+        with db.write() as conn:
+            uid = conn.execute(stmt).scalar()
+    except IntegrityError:
+        raise EmailInUse(email) from None
     return None if uid is None else int(uid)
 
 

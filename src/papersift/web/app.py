@@ -27,7 +27,9 @@ from papersift.config import Settings
 from papersift.engine import open_engine
 from papersift.search.service import warm as warm_search
 from papersift.store.db import ReadOnlyStore, WriteBusy, unavailable
-from papersift.web import admin, api, apidocs, auth, deps, feeds_xml, hf_api, pages
+from papersift.web import admin, api, apidocs, auth, deps, feeds_xml, foryou, hf_api, library, pages
+from papersift.web import digest as digest_routes
+from papersift.web import settings as settings_routes
 from papersift.web.render import highlight, register_filters
 
 HERE = Path(__file__).parent
@@ -131,11 +133,15 @@ def create_app(settings: Settings) -> FastAPI:
         return response
 
     app.include_router(apidocs.router)
+    app.include_router(foryou.router)  # before api.router: its /api/v1 catch-all answers 404
+    library.install(app, env)  # interests: routes (also before api.router), the card partial's globals
     app.include_router(hf_api.router)
     app.include_router(api.router)
     app.include_router(feeds_xml.router)
     app.include_router(auth.router)
     app.include_router(admin.router)
+    app.include_router(digest_routes.router)
+    app.include_router(settings_routes.router)
     app.include_router(pages.router)
     return app
 

@@ -58,19 +58,24 @@ def signup_form(request: Request, next: str = "/"):
 
 @router.post("/signup")
 def signup(request: Request, username: str = Form(""), password: str = Form(""), password2: str = Form(""),
-           csrf_token: str = Form(""), next: str = Form("/")):
+           email: str = Form(""), digest: str = Form(""), csrf_token: str = Form(""), next: str = Form("/")):
     check_csrf(request, csrf_token)
+    form = {"next": safe_next(next), "username": username, "email": email, "digest": bool(digest)}
     try:
         if password != password2:
             raise AccountError("The two passwords differ.")
-        user = accounts.create_user(db(request), username, password)
+        if digest and not email.strip():
+            raise AccountError("The digest needs an e-mail address.")
+        user = accounts.create_user(db(request), username, password, email=email)
     except RateLimited as e:  # Busy: every hash slot of this worker is taken
-        return render(request, "signup.html", {"next": safe_next(next), "error": str(e),
-                                               "username": username}, status=429,
+        return render(request, "signup.html", {**form, "error": str(e)}, status=429,
                       headers={"Retry-After": str(e.retry_after)})
     except AccountError as e:
-        return render(request, "signup.html", {"next": safe_next(next), "error": str(e),
-                                               "username": username}, status=400)
+        return render(request, "signup.html", {**form, "error": str(e)}, status=400)
+    if digest:
+        from papersift.notify.prefs import update_prefs
+
+        update_prefs(db(request), user.id, enabled=True)
     return _login_response(request, user, next)
 
 
