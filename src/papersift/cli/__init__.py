@@ -6,6 +6,7 @@
 """
 
 from papersift.cli import db, eval, index, ingest, query, serve, users, worker  # noqa: F401  (registers)
+from papersift.cli import harvest as _harvest  # noqa: F401  (registers harvest arxiv|hf, fetch arxiv)
 from papersift.cli.common import app
 
 __all__ = ["app"]

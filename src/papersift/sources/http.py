@@ -189,10 +189,7 @@ class PoliteClient:
                 self._last_end = time.monotonic()
             if attempt == self.tries:
                 break
-            if wait is None:
-                wait = self._backoff(attempt)
-            else:
-                wait = max(wait, self.delay)
+            wait = self._backoff(attempt) if wait is None else max(wait, self.delay)
             log.warning("%s: %s; retrying in %.1fs (try %d of %d)", urlsplit(url).netloc or url, last, wait,
                         attempt + 1, self.tries)
             self._wait(wait, last)
