@@ -279,7 +279,7 @@ def test_sigkill_mid_harvest_then_rerun_equals_an_uninterrupted_run(tmp_path: Pa
         srv.requests.clear()
         srv.delay_each = 0.0
         again = run(killed, f"{srv.base}/oai")
-        out, errs = again.communicate(timeout=120)
+        _out, errs = again.communicate(timeout=120)
         assert again.returncode == 0, errs
         assert srv.requests[0].query.get("resumptionToken"), "the re-run resumes from the committed token"
         assert len(srv.list_requests()) <= 12 - done_before + 1
