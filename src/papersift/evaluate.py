@@ -77,8 +77,12 @@ class ModeResult:
 
 
 def build_engine(coll: Collection, data_dir: Path, embed: bool,
-                 progress: Progress | None = None, embedder: str | None = None) -> Engine:
-    """Index the collection in ``data_dir`` (a private data dir: this process owns its indexes)."""
+                 progress: Progress | None = None, embedder: str | None = None,
+                 cache_dir: Path | None = None) -> Engine:
+    """Index the collection in ``data_dir`` (a private data dir: this process owns its indexes).
+
+    Document vectors come from the vector cache in ``cache_dir`` (index/vector_cache.py) when it
+    has them for this model and exact text; the rest are embedded and added to it."""
     eng = open_engine(Settings(data_dir=data_dir, embedder=embedder), "owner", owner="eval", upgrade=True)
     batch: list[Paper] = []
     for p in read_corpus(coll.path):
@@ -91,8 +95,13 @@ def build_engine(coll: Collection, data_dir: Path, embed: bool,
     eng.catch_up()
     if embed:
         from papersift.index.embed_stage import embed_pending, pending
+        from papersift.index.vector_cache import CachedEmbedder, VectorCache
 
         model = eng.semantic.encoder.embedder()
+        cache = None
+        if cache_dir is not None:
+            cache = VectorCache.for_collection(cache_dir, coll.name, model.name, model.dim)
+            model = CachedEmbedder(model, cache)
         total = pending(eng.db, model.name)
         done = 0
 
@@ -102,17 +111,23 @@ def build_engine(coll: Collection, data_dir: Path, embed: bool,
             if progress:
                 progress("embed", done, total)
 
-        embed_pending(eng.db, model, tick)
+        try:
+            embed_pending(eng.db, model, tick)
+        finally:
+            if cache is not None:
+                cache.save()
         eng.catch_up_vectors(force_save=True)
     return eng
 
 
-def run_mode(eng: Engine, coll: Collection, mode: str, depth: int = 100) -> ModeResult:
+def run_mode(eng: Engine, coll: Collection, mode: str, depth: int = 100, floor: bool = True) -> ModeResult:
+    """Run every judged query in ``mode``; ``floor=False`` ranks the whole candidate pool instead
+    of the matches (lexical matches + neighbours above the similarity floor) that users see."""
     ids = {}
     t0 = time.perf_counter()
     run: dict[str, list[tuple[str, float]]] = {}
     for qid, text in coll.queries.items():
-        pairs, _total, _note = ranked(eng, text, mode, depth)
+        pairs, _total, _note = ranked(eng, text, mode, depth, floor=-1.0 if floor else None)
         missing = [pk for pk, _ in pairs if pk not in ids]
         if missing:
             ids.update({pk: p.id for pk, p in eng.store.get_many(missing).items()})
@@ -138,7 +153,8 @@ def write_trec_run(path: Path, results: list[ModeResult]) -> None:
 
 
 def evaluate(path: Path, modes: list[str], split: str = "test", run_file: Path | None = None,
-             keep: Path | None = None, progress: Progress | None = None) -> dict[str, object]:
+             keep: Path | None = None, progress: Progress | None = None, floor: bool = True,
+             cache_dir: Path | None = None) -> dict[str, object]:
     bad = [m for m in modes if m not in MODES]
     if bad:
         raise ValueError(f"unknown mode(s) {bad}; choose from {', '.join(MODES)} or all")
@@ -146,9 +162,9 @@ def evaluate(path: Path, modes: list[str], split: str = "test", run_file: Path |
     with tempfile.TemporaryDirectory(prefix="papersift-eval-") as tmp:
         t0 = time.perf_counter()
         eng = build_engine(coll, keep or Path(tmp) / "data", embed=any(m != "lexical" for m in modes),
-                           progress=progress)
+                           progress=progress, cache_dir=cache_dir)
         index_s = time.perf_counter() - t0
-        results = [run_mode(eng, coll, m) for m in modes]
+        results = [run_mode(eng, coll, m, floor=floor) for m in modes]
         model = None
         if any(m != "lexical" for m in modes):
             model = eng.semantic.model

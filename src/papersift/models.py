@@ -30,6 +30,13 @@ MAX_ARXIV_ID = 64
 MAX_DOI = 300
 MAX_USER = 100
 MAX_INT = 2**31 - 1  # SQL INTEGER on PostgreSQL
+MAX_KEYWORDS = 50
+MAX_KEYWORD = 100
+MAX_SUMMARY = 5_000
+MAX_ORG = 200
+
+#: how exactly a publication date is known, coarsest first (a coarser date never replaces a finer one)
+PRECISIONS = ("year", "month", "day")
 
 
 def split_arxiv_id(text: str | None) -> tuple[str | None, int | None]:
@@ -85,6 +92,15 @@ def _small_int(value: int | None, low: int) -> int | None:
     return value if low <= value <= MAX_INT else None
 
 
+def precision_rank(precision: str | None) -> int:
+    """0 (year) .. 2 (day); a stored date without a precision (written before it was kept) is a day."""
+    return PRECISIONS.index(precision) if precision in PRECISIONS else len(PRECISIONS) - 1
+
+
+def _count(value: object) -> int:
+    return min(value, MAX_INT) if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
 def make_id(source: str, title: str) -> str:
     """Deterministic id for a paper with no arXiv id: source + normalized title."""
     digest = hashlib.sha1(f"{source}\x00{normalize_title(title)}".encode()).hexdigest()[:16]
@@ -113,6 +129,18 @@ class Paper:
     submitted_by: str | None = None
     submitted_on_daily_at: datetime | None = None
     pk: int | None = None
+    # -- what the source says beyond bibliographic data (migration 0006)
+    #: "day" | "month" | "year" for ``published`` (None when there is no date)
+    published_precision: str | None = None
+    #: upvotes as the source reports them (Hugging Face); ``upvotes`` counts papersift's own votes
+    source_upvotes: int = 0
+    num_comments: int | None = None
+    ai_summary: str | None = None
+    ai_keywords: list[str] = field(default_factory=list)
+    github_repo: str | None = None
+    github_stars: int | None = None
+    organization: str | None = None
+    thumbnail: str | None = None
     #: where the record was read ("line 12", "entry key (line 3)"), for a store rejection; not stored
     origin: str = field(default="", compare=False, repr=False)
 
@@ -129,7 +157,23 @@ class Paper:
         self.id = clean_value(self.id)
         self.submitted_by = clean_value(self.submitted_by, MAX_USER) or None
         self.version = _small_int(self.version, 1)
-        self.upvotes = min(self.upvotes, MAX_INT) if isinstance(self.upvotes, int) and self.upvotes > 0 else 0
+        self.upvotes = _count(self.upvotes)
+        self.source_upvotes = _count(self.source_upvotes)
+        self.num_comments = _small_int(self.num_comments, 0)
+        self.github_stars = _small_int(self.github_stars, 0)
+        self.ai_summary = clean_text(self.ai_summary, MAX_SUMMARY) or None
+        self.ai_keywords = list(dict.fromkeys(
+            k for k in (clean_text(x, MAX_KEYWORD) for x in self.ai_keywords[:MAX_KEYWORDS] if isinstance(x, str))
+            if k))
+        self.github_repo = clean_value(self.github_repo) or None
+        self.organization = clean_text(self.organization, MAX_ORG) or None
+        self.thumbnail = clean_value(self.thumbnail) or None
+        if self.github_repo and not self.links.get("code"):
+            self.links = {**self.links, "code": self.github_repo}
+        if self.published is None:
+            self.published_precision = None
+        elif self.published_precision not in PRECISIONS:
+            self.published_precision = "day"
         if self.doi:
             self.doi = clean_value(self.doi).lower().removeprefix("https://doi.org/").removeprefix("doi:") or None
             if self.doi and len(self.doi) > MAX_DOI:
@@ -165,7 +209,9 @@ class Paper:
             "abstract": "", "authors": [], "categories": [], "published": None, "updated": None,
             "doi": None, "arxiv_id": None, "version": None, "links": {}, "sources": [], "id": "",
             "first_seen": None, "upvotes": 0, "submitted_by": None, "submitted_on_daily_at": None,
-            "pk": None, "origin": ""}
+            "pk": None, "origin": "", "published_precision": None, "source_upvotes": 0, "num_comments": None,
+            "ai_summary": None, "ai_keywords": [], "github_repo": None, "github_stars": None,
+            "organization": None, "thumbnail": None}
         p.__dict__.update(defaults)
         p.__dict__.update(fields)
         return p
@@ -173,6 +219,19 @@ class Paper:
     @property
     def primary_category(self) -> str | None:
         return self.categories[0] if self.categories else None
+
+    @property
+    def total_upvotes(self) -> int:
+        """The count to show: the source's upvotes plus papersift's own (each vote counted once)."""
+        return (self.source_upvotes or 0) + (self.upvotes or 0)
+
+    @property
+    def daily_basis(self) -> str:
+        """What places the paper on the daily feed: "daily" (submitted to it), "published" (its
+        publication date) or "added" (no date known: the day papersift first saw it)."""
+        if self.submitted_on_daily_at is not None:
+            return "daily"
+        return "published" if self.published is not None else "added"
 
 
 class ParseError(Exception):
@@ -258,8 +317,20 @@ def paper_to_dict(p: Paper) -> dict[str, object]:
         "doi": p.doi,
         "links": dict(p.links),
         "sources": list(p.sources),
+        "published_precision": p.published_precision,
         "first_seen": p.first_seen.isoformat() if p.first_seen else None,
-        "upvotes": p.upvotes,
+        "upvotes": p.total_upvotes,
+        "source_upvotes": p.source_upvotes,
+        "local_upvotes": p.upvotes,
+        "submitted_by": p.submitted_by,
+        "submitted_on_daily_at": p.submitted_on_daily_at.isoformat() if p.submitted_on_daily_at else None,
+        "num_comments": p.num_comments,
+        "ai_summary": p.ai_summary,
+        "ai_keywords": list(p.ai_keywords),
+        "github_repo": p.github_repo,
+        "github_stars": p.github_stars,
+        "organization": p.organization,
+        "thumbnail": p.thumbnail,
     }
 
 

@@ -112,7 +112,7 @@ def test_about_and_docs(client: httpx.Client) -> None:
 def test_api_v1_search_and_daily(client: httpx.Client) -> None:
     r = client.get("/api/v1/search", params={"q": "attention", "category": "cs.LG", "limit": 3}).json()
     assert r["total"] >= 2 and len(r["results"]) == 3 and r["mode"] == "lexical"
-    assert client.get("/api/v1/search", params={"q": "x", "mode": "bogus"}).status_code == 400
+    assert client.get("/api/v1/search", params={"q": "x", "mode": "bogus"}).status_code == 422  # an enum
     assert client.get("/api/v1/search", params={"q": "x", "since": "yesterday"}).status_code == 400
     d = client.get("/api/v1/daily", params={"date": "2024-01-02"}).json()
     assert d["total"] == 2 and d["period"]["kind"] == "day"

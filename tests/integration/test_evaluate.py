@@ -77,7 +77,7 @@ def test_documents_with_the_same_title_stay_apart(tiny: Path, tmp_path: Path) ->
 def test_dense_modes_use_the_configured_embedder(tiny: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PAPERSIFT_EMBEDDER", "hashing-384")
     seen: list[tuple[str, int, int]] = []
-    report = evaluate(tiny, ["semantic", "hybrid"], progress=lambda stage, done, total: seen.append(
+    report = evaluate(tiny, ["semantic", "hybrid"], floor=False, progress=lambda stage, done, total: seen.append(
         (stage, done, total)))
     assert report["embedder"] == "hashing-384"
     assert set(report["modes"]) == {"semantic", "hybrid"}

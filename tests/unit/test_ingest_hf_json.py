@@ -23,13 +23,13 @@ def test_daily_papers_list() -> None:
     assert p.published == date(2025, 9, 4)  # paper.publishedAt (arXiv), not the daily date
     assert p.submitted_on_daily_at == datetime(2025, 9, 7, 22, 44, 20, 973000, tzinfo=UTC)
     assert p.submitted_by == "taesiri"
-    assert p.upvotes == 42
+    assert p.source_upvotes == 42 and p.upvotes == 0
     assert p.sources == ["hf-json"]
     assert p.links["abs"] == "https://arxiv.org/abs/2509.04664"
     assert q.links["code"] == "https://github.com/example/synthetic"
     assert q.links["project"] == "https://example.org/synthetic"
     assert "<script>alert(1)</script>" in q.title
-    assert q.submitted_by == "cycurator" and q.upvotes == 7
+    assert q.submitted_by == "cycurator" and q.source_upvotes == 7
     assert isinstance(err, ParseError) and err.location == "record 3" and "title" in err.reason
 
 
@@ -42,7 +42,7 @@ def test_paper_info_object() -> None:
     assert p.submitted_by == "taesiri"
     assert p.links["code"] == "https://github.com/example/hallucinate"
     assert p.links["project"] == "https://example.org/hallucinate"
-    assert p.upvotes == 42
+    assert p.source_upvotes == 42 and p.upvotes == 0
 
 
 def test_json_lines_and_wrapper(tmp_path: Path) -> None:
@@ -78,7 +78,7 @@ def test_odd_values_do_not_crash(tmp_path: Path) -> None:
     recs = list(hf_json.read(f))
     assert isinstance(recs[0], Paper)
     assert recs[0].arxiv_id is None and recs[0].id.startswith("hf-json-")
-    assert recs[0].upvotes == 0 and recs[0].published is None and recs[0].submitted_by == "someone"
+    assert recs[0].source_upvotes == 0 and recs[0].published is None and recs[0].submitted_by == "someone"
     assert recs[0].authors == ["A. One", "B. Two"]
     assert isinstance(recs[1], Paper) and recs[1].title == "7"
     assert all(isinstance(r, ParseError) for r in recs[2:])

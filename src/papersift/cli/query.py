@@ -22,6 +22,8 @@ def search(
     author: Annotated[str | None, typer.Option(help="Author name or surname.")] = None,
     mode: Annotated[str | None, typer.Option(
         help="lexical, semantic or hybrid (default: hybrid once `papersift embed` has run, else lexical).")] = None,
+    sort: Annotated[str, typer.Option(
+        help="relevance (best match first) or date (newest first among the matches).")] = "relevance",
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Search papers (BM25 over title, abstract and authors) with filters."""
@@ -31,14 +33,16 @@ def search(
     filters = make_filters(parse_day(since, "--since"), parse_day(until, "--until"), category, author)
     eng = open_engine()
     try:
-        res = run_search(eng, query, limit=limit, offset=offset, filters=filters, mode=mode)
+        res = run_search(eng, query, limit=limit, offset=offset, filters=filters, mode=mode,
+                         sort=sort)
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
     finally:
         eng.close()
     if as_json:
         print(json.dumps({
-            "query": res.query, "mode": res.mode, "total": res.total, "limit": limit, "offset": offset,
+            "query": res.query, "mode": res.mode, "sort": res.sort, "total": res.total,
+            "total_exact": res.total_exact, "limit": limit, "offset": offset,
             "message": res.message,
             "results": [{"rank": offset + i + 1, "score": round(h.score, 4), "paper": paper_to_dict(h.paper)}
                         for i, h in enumerate(res.hits) if h.paper]}, indent=2, ensure_ascii=False))
@@ -46,7 +50,7 @@ def search(
     if not res.hits:
         out.print(res.message or "No papers match.")
         return
-    out.print(f"{res.total} matches")
+    out.print(f"{'' if res.total_exact else 'at least '}{res.total} matches")
     for i, h in enumerate(res.hits, start=offset + 1):
         p = h.paper
         assert p is not None

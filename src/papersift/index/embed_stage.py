@@ -24,7 +24,12 @@ CHUNK = 256  # papers per transaction
 
 
 def text_of(title: str, abstract: str) -> str:
-    return f"{title}. {abstract}".strip()
+    """The text a paper is embedded from: "title. abstract", or whichever part it has (a paper
+    with no title must not start with a stray ". ": it shifts every token the model sees)."""
+    title, abstract = (title or "").strip(), (abstract or "").strip()
+    if title and abstract:
+        return f"{title}. {abstract}"
+    return title or abstract
 
 
 def text_hash(text: str) -> str:

@@ -28,10 +28,11 @@ from typing import cast
 import tantivy
 
 from papersift.fsutil import read_json, write_json_atomic
+from papersift.index.authors import name_keys, query_keys
 from papersift.models import Paper
 
 log = logging.getLogger(__name__)
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: author_key (index/authors.py)
 FIELD_BOOSTS = {"title": 0.7, "abstract": 1.0, "authors": 1.0}  # tuned on SciFact train (see docs)
 # tantivy query syntax characters that a person rarely means; stripped unless quoted phrases
 _SYNTAX = re.compile(r"[\\^~*()\[\]{}!:+\-<>=/|&]")
@@ -45,6 +46,7 @@ def build_schema() -> tantivy.Schema:
     sb.add_text_field("abstract", stored=False, tokenizer_name="en_stem")
     sb.add_text_field("authors", stored=False, tokenizer_name="default")
     sb.add_text_field("category", stored=False, tokenizer_name="raw")
+    sb.add_text_field("author_key", stored=False, tokenizer_name="raw")  # index/authors.py name keys
     sb.add_integer_field("day", stored=False, indexed=True, fast=True)  # YYYYMMDD, 0 = unknown
     return sb.build()
 
@@ -165,6 +167,8 @@ class LexicalIndex:
                                    authors=" ; ".join(p.authors), day=day_number(p.published))
             for c in dict.fromkeys(p.categories + [c.split(".")[0] for c in p.categories]):
                 doc.add_text("category", c)
+            for key in dict.fromkeys(k for a in p.authors for k in name_keys(a)):
+                doc.add_text("author_key", key)
             w.add_document(doc)
             n += 1
         return n
@@ -208,7 +212,11 @@ class LexicalIndex:
         if f.category:
             clauses.append((tantivy.Occur.Must, tantivy.Query.term_query(self.schema, "category",
                                                                           f.category.strip())))
-        if f.author:
+        keys = query_keys(f.author) if f.author else None
+        if keys:  # "Dan Alistarh" = "D. Alistarh" = "Alistarh, Dan"; "Wei Chen" != "Xi Chen"
+            clauses.append((tantivy.Occur.Must, tantivy.Query.boolean_query(
+                [(tantivy.Occur.Should, tantivy.Query.term_query(self.schema, "author_key", k)) for k in keys])))
+        elif f.author:
             words = [w.lower() for w in _WORD.findall(f.author)]
             if words:
                 aq = (tantivy.Query.term_query(self.schema, "authors", words[0]) if len(words) == 1
@@ -220,21 +228,42 @@ class LexicalIndex:
             clauses.append((tantivy.Occur.Must, tantivy.Query.all_query()))
         return tantivy.Query.boolean_query(clauses)
 
-    def search(self, text: str, limit: int = 10, offset: int = 0,
-               filters: Filters | None = None) -> tuple[list[tuple[int, float]], int]:
-        """Return ([(pk, score)], total matches). Free text is sanitised; never raises on input."""
+    def search(self, text: str, limit: int = 10, offset: int = 0, filters: Filters | None = None,
+               by_date: bool = False) -> tuple[list[tuple[int, float]], int]:
+        """Return ([(pk, score)], total matches). Free text is sanitised; never raises on input.
+        ``by_date``: newest first (undated last); the "score" is then the YYYYMMDD day number."""
         if self.index is None:
             return [], 0
         query = self._query(text, filters)
         if query is None:
             return [], 0
         searcher = self.index.searcher()
-        result = searcher.search(query, limit=limit, offset=offset, count=True)
+        if by_date:
+            result = searcher.search(query, limit=limit, offset=offset, count=True, order_by_field="day",
+                                     order=tantivy.Order.Desc)
+        else:
+            result = searcher.search(query, limit=limit, offset=offset, count=True)
         addrs = [addr for _score, addr in result.hits]
         # "pk" is an integer fast field set on every document, so its values are ints
         pks = cast("list[int]", searcher.fast_field_values("pk", addrs)) if addrs else []
         total = int(result.count)  # type: ignore[attr-defined]  # tantivy's stub omits SearchResult.count
         return [(int(pk), float(s)) for pk, (s, _a) in zip(pks, result.hits, strict=True)], total
+
+    def matching(self, text: str, pks: Iterable[int], filters: Filters | None = None) -> set[int]:
+        """The subset of ``pks`` that the query matches lexically (for true match counts)."""
+        keys = sorted({int(p) for p in pks})
+        if self.index is None or not keys:
+            return set()
+        query = self._query(text, filters)
+        if query is None or not clean_query(text):
+            return set()
+        restricted = tantivy.Query.boolean_query([
+            (tantivy.Occur.Must, query),
+            (tantivy.Occur.Must, tantivy.Query.term_set_query(self.schema, "pk", keys))])
+        searcher = self.index.searcher()
+        result = searcher.search(restricted, limit=len(keys), count=False)
+        return {int(v) for v in cast("list[int]", searcher.fast_field_values(
+            "pk", [a for _s, a in result.hits]))}
 
     def filter_pks(self, filters: Filters, limit: int = 1_000_000) -> set[int]:
         """All pks that pass the filters (used to restrict semantic search)."""

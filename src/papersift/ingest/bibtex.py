@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from bibtexparser.model import (
 )
 
 from papersift.ingest.base import Record
-from papersift.ingest.common import decode_accents, located, make_date, parse_date, read_text
+from papersift.ingest.common import decode_accents, located, make_dated, parse_dated, read_text
 from papersift.models import Paper, ParseError, split_arxiv_id
 
 FORMAT = "bibtex"
@@ -113,14 +114,17 @@ def _unenclose(entry: Entry, library: Any) -> Entry:
         return entry
 
 
-def _published(f: dict[str, str]) -> Any:
+def _published(f: dict[str, str]) -> tuple[date | None, str | None]:
+    """The entry's date and how precise it is: Zotero writes ``month = {feb}`` with no day, which is
+    a month, not February 1st."""
     if f.get("date"):
-        d = parse_date(f["date"])
-        if d:
-            return d
+        got = parse_dated(f["date"])
+        if got[0]:
+            return got
     if f.get("year"):
-        return make_date(f["year"], f.get("month") or None, f.get("day") or None) or make_date(f["year"])
-    return None
+        got = make_dated(f["year"], f.get("month") or None, (f.get("day") or None) if f.get("month") else None)
+        return got if got[0] else make_dated(f["year"])
+    return None, None
 
 
 def entry_to_paper(entry: Entry, source: str) -> Record:
@@ -135,12 +139,14 @@ def entry_to_paper(entry: Entry, source: str) -> Record:
     url = f.get("url", "").strip()
     links = {"abs": url} if url.startswith(("http://", "https://")) else {}
     prim = f.get("primaryclass", "").strip()
+    published, precision = _published(f)
     return located(Paper(
         title=title,
         abstract=latex_to_text(f.get("abstract", "")),
         authors=_names(f.get("author", "")),
         categories=[prim] if prim else [],
-        published=_published(f),
+        published=published,
+        published_precision=precision,
         doi=f.get("doi", "").strip() or None,
         arxiv_id=_arxiv_id(f),
         links=links,

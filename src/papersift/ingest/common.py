@@ -526,6 +526,39 @@ def parse_date(value: Any) -> date | None:
     return dt.date() if dt else None
 
 
+def date_precision(value: Any) -> str | None:
+    """How precisely ``value`` (as parse_date reads it) names a day: "day", "month" or "year";
+    None when it names no date."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, date):  # datetime too
+        return "day"
+    if isinstance(value, int | float):
+        return "year"
+    if not isinstance(value, str):
+        return None
+    m = _ISO.match(value.strip())
+    if m:
+        return "day" if m.group(3) else "month" if m.group(2) else "year"
+    return "day"
+
+
+def parse_dated(value: Any) -> tuple[date | None, str | None]:
+    """(date, precision) for ``value``: "2024-02" is (2024-02-01, "month"); (None, None) if no date."""
+    d = parse_date(value)
+    return (d, date_precision(value)) if d else (None, None)
+
+
+def make_dated(year: Any, month: Any = None, day: Any = None) -> tuple[date | None, str | None]:
+    """make_date with the precision the parts give (a year alone is a year, not January 1st)."""
+    d = make_date(year, month, day)
+    if d is None:
+        return None, None
+    if month in (None, ""):
+        return d, "year"
+    return d, "month" if day in (None, "") else "day"
+
+
 # --------------------------------------------------------------------------- names and text
 
 _ACCENTS = {"'": "\u0301", "`": "\u0300", "^": "\u0302", '"': "\u0308", "~": "\u0303", "=": "\u0304",

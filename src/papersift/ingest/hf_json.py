@@ -25,7 +25,7 @@ from papersift.ingest.common import (
     guarded,
     iter_json_array,
     iter_json_lines,
-    parse_date,
+    parse_dated,
     parse_datetime,
     probe,
     read_all,
@@ -44,13 +44,37 @@ def sniff(head: bytes, path: Path) -> bool:
     h = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if h[:1] not in (b"[", b"{"):
         return False
-    return sum(k in head for k in _KEYS) >= 2 and b'"title"' in head
+    # "upvotes" and "ai_summary" are in papersift's own JSON lines schema too: one of the Hub's
+    # camelCase keys must be there as well
+    return (sum(k in head for k in _KEYS) >= 2 and b'"title"' in head
+            and any(k in head for k in _KEYS if k not in (b'"upvotes"', b'"ai_summary"')))
 
 
 def _user(value: Any) -> str | None:
     if isinstance(value, dict):
         return as_str(value.get("user") or value.get("name") or value.get("fullname")) or None
     return as_str(value) or None
+
+
+def _org(value: Any) -> str | None:
+    if isinstance(value, dict):
+        return as_str(value.get("fullname") or value.get("name")) or None
+    return as_str(value) or None
+
+
+def _count(value: Any) -> int | None:
+    """A count the source reports (0 is a count); None when absent or not a number."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def _url(value: Any) -> str | None:
+    url = as_str(value).strip()
+    return url if url.startswith(("http://", "https://")) else None
 
 
 def to_paper(item: Any, source: str, location: str) -> Record:
@@ -84,20 +108,30 @@ def to_paper(item: Any, source: str, location: str) -> Record:
         submitted = item.get("submittedOnDailyAt") or paper.get("submittedOnDailyAt")
     links = {}
     for key, name in (("githubRepo", "code"), ("projectPage", "project")):
-        url = as_str(pick(key)).strip()
-        if url.startswith(("http://", "https://")):
+        url = _url(pick(key))
+        if url:
             links[name] = url
+    day, precision = parse_dated(published)
+    keywords = pick("ai_keywords")
     return Paper(
         title=title,
         abstract=as_str(pick("summary")),
         authors=split_authors(pick("authors")),
-        published=parse_date(published),
+        published=day,
+        published_precision=precision,
         arxiv_id=arxiv_id,
         links=links,
         sources=[FORMAT],
-        upvotes=as_int(pick("upvotes")),
+        source_upvotes=as_int(pick("upvotes")),
         submitted_by=_user(pick("submittedBy", "submittedOnDailyBy")),
         submitted_on_daily_at=parse_datetime(submitted),
+        num_comments=_count(pick("numComments")),
+        ai_summary=as_str(pick("ai_summary")) or None,
+        ai_keywords=[as_str(k) for k in keywords] if isinstance(keywords, list) else [],
+        github_repo=links.get("code"),
+        github_stars=_count(pick("githubStars")),
+        organization=_org(pick("organization")),
+        thumbnail=_url(pick("thumbnail")),
     )
 
 

@@ -2,7 +2,9 @@
 
 Columns/keys (case-insensitive): id, title, abstract, authors (list, or one string separated by ';',
 ',' or ' and '), categories (list, or space/comma separated), published (ISO date or year), doi, url.
-Only title is required.
+Only title is required. Optional source fields, named as papersift's JSON output names them:
+upvotes (the source's count), submitted_by, submitted_on_daily_at, num_comments, ai_summary,
+ai_keywords (list, or one string separated by ';'), github_repo, github_stars, organization, thumbnail.
 
 Ids: an `id` that is an arXiv id (or an arxiv.org url) becomes `arxiv_id` and the paper id is
 derived from it; any other explicit `id` is kept *exactly* as the paper id. BEIR corpus lines
@@ -31,7 +33,8 @@ from papersift.ingest.common import (
     iter_json_lines,
     iter_lines,
     max_record_bytes,
-    parse_date,
+    parse_dated,
+    parse_datetime,
     probe,
     read_all,
     split_authors,
@@ -48,6 +51,37 @@ def arxiv_from_id(value: str) -> str | None:
     """The value itself if it is an arXiv id ('2101.00001v2', 'arXiv:hep-th/9901001', abs url)."""
     v = _ARXIV_PREFIX.sub("", value.strip()).removesuffix(".pdf")
     return v if ARXIV_NEW.fullmatch(v) or ARXIV_OLD.fullmatch(v) else None
+
+
+def _count(value: Any) -> int | None:
+    if value is None or isinstance(value, bool) or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def _keywords(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [as_str(k) for k in value]
+    return [k.strip() for k in as_str(value).split(";") if k.strip()]
+
+
+def _source_fields(r: dict[str, Any]) -> dict[str, Any]:
+    """The optional source fields (the names of papersift's JSON output, so an export re-imports)."""
+    return {
+        "source_upvotes": _count(r.get("source_upvotes", r.get("upvotes"))) or 0,
+        "submitted_by": as_str(r.get("submitted_by")).strip() or None,
+        "submitted_on_daily_at": parse_datetime(as_str(r.get("submitted_on_daily_at")).strip() or None),
+        "num_comments": _count(r.get("num_comments")),
+        "ai_summary": as_str(r.get("ai_summary")) or None,
+        "ai_keywords": _keywords(r.get("ai_keywords")),
+        "github_repo": as_str(r.get("github_repo")).strip() or None,
+        "github_stars": _count(r.get("github_stars")),
+        "organization": as_str(r.get("organization")) or None,
+        "thumbnail": as_str(r.get("thumbnail")).strip() or None,
+    }
 
 
 def _title_from_text(text: str) -> str:
@@ -83,16 +117,19 @@ def to_paper(rec: Any, source: str, location: str, fmt: str) -> Record:
         cats = [as_str(c) for c in cats]
     else:
         cats = []
+    published, precision = parse_dated(r.get("published") or r.get("date") or r.get("year"))
     paper = Paper(
         title=title,
         abstract=abstract,
         authors=split_authors(r.get("authors") if r.get("authors") is not None else r.get("author")),
         categories=list(dict.fromkeys(cats)),
-        published=parse_date(r.get("published") or r.get("date") or r.get("year")),
+        published=published,
+        published_precision=precision,
         doi=as_str(r.get("doi")).strip() or None,
         arxiv_id=arxiv_id,
         links={"abs": url} if url.startswith(("http://", "https://")) else {},
         sources=[fmt],
+        **_source_fields(r),
     )
     if explicit_id and (beir_id or not arxiv_from_id(explicit_id)):
         if len(explicit_id) > _ID_MAX:

@@ -24,6 +24,8 @@ MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 
 
 def daily_datetime(p: Paper) -> datetime | None:
+    """When the paper is on the daily feed: submitted to it, else published, else (no date known)
+    first seen by papersift: ``p.daily_basis`` says which ("daily" | "published" | "added")."""
     return trending.as_datetime(p.submitted_on_daily_at or p.published or p.first_seen)
 
 
@@ -156,7 +158,10 @@ def daily(store: SQLStore, period: Period | None, sort: str = "trending", submit
         def when(r: Any) -> datetime | None:
             return trending.as_datetime(r.submitted_on_daily_at or r.published or r.first_seen)
 
-        voted = trending.rank(sql.voted(store.db, start, end, who), lambda r: r.upvotes or 0, when,
+        def votes(r: Any) -> int:  # the source's upvotes plus papersift's own
+            return int(r.upvotes or 0) + int(r.source_upvotes or 0)
+
+        voted = trending.rank(sql.voted(store.db, start, end, who), votes, when,
                               lambda r: r.id, now)  # type: ignore[arg-type]
         rows = voted[offset:offset + limit]
         if len(rows) < limit:

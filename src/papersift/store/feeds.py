@@ -16,8 +16,10 @@ from sqlalchemy import TIMESTAMP, and_, cast, false, func, literal_column, selec
 from papersift.store.db import Database
 from papersift.store.schema import papers
 
-COLUMNS = (papers.c.pk, papers.c.id, papers.c.upvotes, papers.c.submitted_on_daily_at, papers.c.published,
-           papers.c.first_seen)
+COLUMNS = (papers.c.pk, papers.c.id, papers.c.upvotes, papers.c.source_upvotes, papers.c.submitted_on_daily_at,
+           papers.c.published, papers.c.first_seen)
+# the count trending scores: the source's upvotes plus papersift's own (migration 0006)
+VOTES = papers.c.upvotes + papers.c.source_upvotes
 MOMENT_INDEX = "ix_papers_daily_moment"
 LIVE = papers.c.deleted == false()  # papers arXiv reported deleted are never shown (in the index: 0007)
 
@@ -102,7 +104,7 @@ def count(db: Database, start: date | None, end: date | None, submitter: str | N
 
 def voted(db: Database, start: date | None, end: date | None, submitter: str | None = None) -> list[Any]:
     """The papers with upvotes in the range (the only ones with a trending score above 0)."""
-    q = select(*COLUMNS).where(and_(papers.c.upvotes > 0, *_where(db, start, end, submitter)))
+    q = select(*COLUMNS).where(and_(VOTES > 0, *_where(db, start, end, submitter)))
     with db.read() as conn:
         return list(conn.execute(q).all())
 
@@ -113,7 +115,7 @@ def newest(db: Database, start: date | None, end: date | None, submitter: str | 
     papers without upvotes, which trending orders the same way)."""
     conds = _where(db, start, end, submitter)
     if unvoted_only:
-        conds.append(papers.c.upvotes <= 0)
+        conds.append(VOTES <= 0)
     m = moment_expr(db.dialect)
     q = select(*COLUMNS).order_by(m.desc(), papers.c.id).offset(max(offset, 0)).limit(max(limit, 0))
     if conds:

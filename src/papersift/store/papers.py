@@ -15,11 +15,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, false, func, select, update
+from sqlalchemy import DateTime, String, and_, bindparam, case, false, func, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
-from papersift.models import IngestStats, Paper, ParseError, split_arxiv_id
+from papersift.models import PRECISIONS, IngestStats, Paper, ParseError, precision_rank, split_arxiv_id
 from papersift.store import dialect
 from papersift.store.db import Database, next_change
 from papersift.store.schema import ingest_errors, ingest_files, paper_aliases, papers
@@ -36,22 +36,36 @@ def now() -> datetime:
 
 PAPER_COLUMNS = ("id", "arxiv_id", "doi", "title", "abstract", "authors", "categories", "published", "updated",
                  "version", "links", "sources", "first_seen", "upvotes", "submitted_by", "submitted_on_daily_at",
-                 "pk")
+                 "pk", "published_precision", "source_upvotes", "num_comments", "ai_summary", "ai_keywords",
+                 "github_repo", "github_stars", "organization", "thumbnail")
+# written by the ingest merge (merge()), besides the bibliographic fields
+SOURCE_FIELDS = ("published_precision", "source_upvotes", "num_comments", "ai_summary", "ai_keywords",
+                 "github_repo", "github_stars", "organization", "thumbnail")
+
+
+def _stored(fields: dict[str, Any]) -> Paper:
+    if fields.get("ai_keywords") is None:
+        fields["ai_keywords"] = []
+    if fields.get("source_upvotes") is None:
+        fields["source_upvotes"] = 0
+    if fields.get("published") is not None and not fields.get("published_precision"):
+        fields["published_precision"] = "day"  # stored before precisions were kept
+    return Paper.trusted(**fields)
 
 
 def row_to_paper(row: Any) -> Paper:
     m = row._mapping
-    return Paper.trusted(**{c: m[c] for c in PAPER_COLUMNS})
+    return _stored({c: m[c] for c in PAPER_COLUMNS})
 
 
 def row_to_paper_dict(r: dict[str, Any]) -> Paper:
-    return Paper.trusted(**{c: r.get(c) for c in PAPER_COLUMNS})
+    return _stored({c: r.get(c) for c in PAPER_COLUMNS})
 
 
 _JSON_DUMPS = json.JSONEncoder().encode
 # how SQLAlchemy's JSON / Date / DateTime types store values on SQLite
 _SQLITE_CONVERT: dict[str, Any] = {
-    **dict.fromkeys(("authors", "categories", "links", "sources"), _JSON_DUMPS),
+    **dict.fromkeys(("authors", "categories", "links", "sources", "ai_keywords"), _JSON_DUMPS),
     **dict.fromkeys(("published", "updated"), date.isoformat),
     **dict.fromkeys(("first_seen", "submitted_on_daily_at"), lambda v: v.strftime("%Y-%m-%d %H:%M:%S.%f")),
 }
@@ -62,8 +76,19 @@ def paper_to_row(p: Paper) -> dict[str, Any]:
         "id": p.id, "arxiv_id": p.arxiv_id, "doi": p.doi, "norm_title": p.norm_title, "title": p.title,
         "abstract": p.abstract, "authors": list(p.authors), "categories": list(p.categories),
         "published": p.published, "updated": p.updated, "version": p.version, "links": dict(p.links),
-        "sources": list(p.sources),
+        "sources": list(p.sources), "published_precision": p.published_precision if p.published else None,
+        "source_upvotes": p.source_upvotes, "num_comments": p.num_comments, "ai_summary": p.ai_summary,
+        "ai_keywords": list(p.ai_keywords), "github_repo": p.github_repo, "github_stars": p.github_stars,
+        "organization": p.organization, "thumbnail": p.thumbnail, "submitted_by": p.submitted_by,
+        "submitted_on_daily_at": _naive(p.submitted_on_daily_at),
     }
+
+
+def _naive(t: datetime | None) -> datetime | None:
+    """UTC without tzinfo, as the store keeps times."""
+    if t is None or t.tzinfo is None:
+        return t
+    return t.astimezone(UTC).replace(tzinfo=None)
 
 
 def _record_fault(e: Exception) -> bool:
@@ -102,13 +127,13 @@ def merge(row: dict[str, Any], p: Paper) -> tuple[bool, bool]:
     new = paper_to_row(p)
     newer = _is_newer(row, p)
     content = ("title", "abstract", "authors", "categories", "updated", "version", "doi")
-    for key in (*content, "published"):
-        if new[key] and ((newer and key in content) or not row.get(key)):
+    for key in content:
+        if new[key] and (newer or not row.get(key)):
             row[key] = new[key]
     if newer and new["title"]:
         row["norm_title"] = new["norm_title"]
-    if p.published and row["published"] and p.published < row["published"] and not newer:
-        row["published"] = p.published  # the earliest date we hear of is the first version's
+    merge_published(row, new)
+    merge_source_fields(row, new)
     if not row.get("arxiv_id") and p.arxiv_id:
         row["arxiv_id"] = p.arxiv_id
     links = dict(row["links"] or {})
@@ -119,6 +144,41 @@ def merge(row: dict[str, Any], p: Paper) -> tuple[bool, bool]:
     content_changed = row != before
     row["sources"] = list(dict.fromkeys([*(row["sources"] or []), *new["sources"]]))
     return content_changed, row != before
+
+
+def merge_published(row: dict[str, Any], new: dict[str, Any]) -> None:
+    """A finer date replaces a coarser one, never the reverse (a Zotero month-only date leaves a
+    day-precise arXiv date alone); among dates of the same precision the earliest wins (the first
+    version's)."""
+    if not new.get("published"):
+        return
+    if not row.get("published"):
+        row["published"], row["published_precision"] = new["published"], new["published_precision"]
+        return
+    have, got = precision_rank(row.get("published_precision")), precision_rank(new["published_precision"])
+    if got > have or (got == have and new["published"] < row["published"]):
+        row["published"], row["published_precision"] = new["published"], PRECISIONS[got]
+    elif not row.get("published_precision"):
+        row["published_precision"] = PRECISIONS[have]
+
+
+def merge_source_fields(row: dict[str, Any], new: dict[str, Any]) -> None:
+    """The source's counters only grow (the largest count heard of, never a sum of two reports);
+    its other fields take the latest value a record carries; the daily submission is the first one
+    (the SQL update repeats that rule atomically: a submission through the web may race an import)."""
+    for key in ("source_upvotes", "num_comments"):
+        if new.get(key) is not None and (row.get(key) is None or new[key] > row[key]):
+            row[key] = new[key]
+    for key in ("ai_summary", "github_repo", "github_stars", "organization", "thumbnail"):
+        if new.get(key) is not None and new[key] != "":
+            row[key] = new[key]
+    if new.get("ai_keywords"):
+        row["ai_keywords"] = list(new["ai_keywords"])
+    if row.get("submitted_on_daily_at") is None and new.get("submitted_on_daily_at") is not None:
+        row["submitted_on_daily_at"] = new["submitted_on_daily_at"]
+        row["submitted_by"] = new.get("submitted_by") or row.get("submitted_by")
+    elif row.get("submitted_by") is None and row.get("submitted_on_daily_at") is None and new.get("submitted_by"):
+        row["submitted_by"] = new["submitted_by"]
 
 
 class SQLStore:
@@ -286,9 +346,22 @@ class SQLStore:
                 cols = [c.name for c in papers.columns if c.name not in ("pk", "first_seen", "upvotes",
                                                                          "submitted_by",
                                                                          "submitted_on_daily_at", "deleted")]
+                # the daily submission: only where none is stored yet (a web submission may have
+                # landed since the prefetch); the other columns are this transaction's merge
+                sod, sby = bindparam("_sod", type_=DateTime), bindparam("_sby", type_=String)
+                free = papers.c.submitted_on_daily_at.is_(None)
+                daily = {
+                    "submitted_on_daily_at": func.coalesce(papers.c.submitted_on_daily_at, sod),
+                    "submitted_by": case(
+                        (and_(free, or_(sod.is_not(None), papers.c.submitted_by.is_(None))),
+                         func.coalesce(sby, papers.c.submitted_by)),
+                        else_=papers.c.submitted_by),
+                }
                 stmt = update(papers).where(papers.c.pk == bindparam("_pk")).values(
-                    {c: bindparam(c) for c in cols})
-                conn.execute(stmt, [{"_pk": pk, **{c: r[c] for c in cols}} for pk, r in dirty.items()])
+                    {**{c: bindparam(c) for c in cols}, **daily})
+                conn.execute(stmt, [{"_pk": pk, "_sod": r.get("submitted_on_daily_at"),
+                                     "_sby": r.get("submitted_by"), **{c: r[c] for c in cols}}
+                                    for pk, r in dirty.items()])
                 new_aliases = [{"alias": a, "pk": pk} for pk, r in dirty.items()
                                for a in r.get("_new_aliases", ())]
                 if new_aliases:

@@ -45,6 +45,16 @@ papers = Table(
     Column("upvotes", Integer, nullable=False, default=0),
     Column("submitted_by", String(100)),
     Column("submitted_on_daily_at", DateTime, index=True),
+    # -- faithful source fields (migration 0006)
+    Column("published_precision", String(8)),  # day | month | year; NULL: no date (or a day, written before 0006)
+    Column("source_upvotes", Integer, nullable=False, default=0),  # as the source reports them (HF)
+    Column("num_comments", Integer),
+    Column("ai_summary", Text),
+    Column("ai_keywords", JSON),
+    Column("github_repo", Text),
+    Column("github_stars", Integer),
+    Column("organization", String(200)),
+    Column("thumbnail", Text),
     # harvest (migration 0007): arXiv reported the paper deleted; hidden everywhere
     Column("deleted", Boolean, nullable=False, default=False, server_default=false()),
 )

@@ -1,7 +1,7 @@
 """harvest state and deleted papers
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 
 ``harvest_state``: one row per (source, set): the high-water mark a plain re-run starts from
 (arXiv: the last OAI datestamp of a complete list; Hugging Face: the last daily date), and the
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0004"
+down_revision = "0006"  # "0004" by contract; chained after data's 0006 once merged
 branch_labels = None
 depends_on = None
 
