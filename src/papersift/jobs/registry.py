@@ -31,6 +31,8 @@ class JobContext:
 class Result:
     detail: str
     worked: bool = True  # False: nothing to do (logged at DEBUG, not INFO)
+    failed: bool = False  # a failure the job handled itself (recorded as failed, no traceback)
+    next_in: float | None = None  # seconds to the next run, instead of the job's ``every``
 
 
 @dataclass
@@ -44,7 +46,9 @@ class Job:
 
 
 _REGISTRY: dict[str, Job] = {}
-JOB_MODULES: list[str] = []  # modules that call register() when imported (harvest, digest, ...)
+JOB_MODULES: list[str] = [  # modules that call register() when imported (harvest, digest, ...)
+    "papersift.jobs.harvest",
+]
 
 
 def register(job: Job) -> Job:

@@ -9,15 +9,17 @@ entry comes back as a ParseError.
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import ClassVar
 
 from lxml import etree
 
 from papersift.ingest import arxiv_atom
 from papersift.ingest.base import Record
 from papersift.ingest.common import safe_parser
-from papersift.models import split_arxiv_id
+from papersift.models import Paper, split_arxiv_id
 from papersift.sources.http import BadBody, PoliteClient
 
 DEFAULT_ENDPOINT = "https://export.arxiv.org/api/query"
@@ -89,3 +91,34 @@ def search(client: PoliteClient, query: str, max_results: int = 100, endpoint: s
         start += n
         if entries < n or (page.total is not None and start >= page.total):
             return
+
+
+class SharedFetcher:
+    """One polite client per process for fetches on demand (the web's submit form): requests from
+    every thread go through it one at a time, so the delay between them holds process-wide."""
+
+    _all: ClassVar[dict[tuple[str, float, str | None], SharedFetcher]] = {}
+    _all_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, endpoint: str, delay: float, contact: str | None) -> None:
+        self.endpoint = endpoint
+        self._lock = threading.Lock()
+        self._client = PoliteClient(delay=delay, contact=contact, timeout=20.0, tries=2, backoff=1.0)
+
+    @classmethod
+    def get(cls, endpoint: str, delay: float, contact: str | None) -> SharedFetcher:
+        key = (endpoint, delay, contact)
+        with cls._all_lock:
+            if key not in cls._all:
+                cls._all[key] = SharedFetcher(endpoint, delay, contact)
+            return cls._all[key]
+
+    def one(self, arxiv_id: str) -> Record | None:
+        """The paper with this arXiv id (a Paper), a ParseError for an API error entry, None when arXiv
+        has none. Raises SourceError when arXiv cannot be reached."""
+        with self._lock:
+            page = next(fetch_ids(self._client, [arxiv_id], self.endpoint))
+        for rec in page.records:
+            if not isinstance(rec, Paper) or rec.arxiv_id == arxiv_id:
+                return rec
+        return None
