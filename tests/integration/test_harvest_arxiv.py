@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import json
 import logging
 import os
 import signal
@@ -239,6 +240,11 @@ def test_issue_command_against_a_minimal_server(tmp_path: Path) -> None:
     shown = subprocess.run([PAPERSIFT, "show", "0704.0471", "--json"], env=env, capture_output=True, text=True,
                            timeout=60)
     assert shown.returncode == 0 and '"Density dependence of the symmetry energy' in shown.stdout
+    status = subprocess.run([PAPERSIFT, "harvest", "status", "--json"], env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert status.returncode == 0, status.stderr
+    (row,) = json.loads(status.stdout)
+    assert (row["source"], row["high_water"], row["in_progress"]) == ("arxiv", "2014-12-22", False)
 
 
 def _state_pages(db: Path) -> int:

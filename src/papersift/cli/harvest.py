@@ -238,3 +238,31 @@ def fetch_arxiv(
         rep = _run("fetch arxiv", work, as_json)
     if good and rep.rejected == len(good):
         raise typer.Exit(1)
+
+
+@harvest_app.command("status")
+def harvest_status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Each harvest's high-water mark (where a plain re-run starts) and the list in progress, if any."""
+    from papersift.store import harvest as sql
+
+    eng = open_engine()
+    try:
+        states = sql.all_states(eng.db)
+    finally:
+        eng.close()
+    rows = [{"source": s.source, "set": s.set_spec, "high_water": s.high_water, "endpoint": s.endpoint,
+             "format": s.metadata_prefix, "in_progress": bool(s.token), "pages": s.pages,
+             "list_size": s.complete_size, "run_from": s.run_from, "run_until": s.run_until,
+             "updated_at": s.updated_at.isoformat() if s.updated_at else None} for s in states]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        out.print("nothing harvested yet")
+    for r in rows:
+        going = ""
+        if r["in_progress"]:
+            size = f" of a list of {r['list_size']} records" if r["list_size"] else ""
+            going = f"  list in progress: page {r['pages']}{size}"
+        out.print(f"{r['source']:<9} {r['set'] or 'all':<14} high water {r['high_water'] or '-':<12}{going}  "
+                  f"({r['endpoint'] or '-'}, {r['updated_at'] or '-'})", highlight=False, soft_wrap=True)
