@@ -60,8 +60,9 @@ def _succeeded(job: str) -> None:
 
 def _client(settings: Settings, endpoint: str) -> PoliteClient:
     delay = check_delay(endpoint, settings.harvest_delay)
+    # offline (no route, no DNS) the run fails at once with one line; the job's backoff retries later
     return PoliteClient(delay=delay, contact=settings.contact_email, timeout=60.0, tries=3, backoff=RETRY_BACKOFF,
-                        max_backoff=60.0)
+                        max_backoff=60.0, connect_tries=1)
 
 
 def _embed_soon(ctx: JobContext, added: int) -> None:

@@ -6,7 +6,8 @@
 * 503 (and 429) with ``Retry-After`` (seconds or an HTTP date): wait that long, then retry.
 * Other failures (timeouts, connection errors, 5xx, a body the caller rejects as truncated or
   malformed): exponential backoff with jitter, at most ``tries`` attempts in all.
-* Other 4xx answers fail at once (retrying would not help).
+* Other 4xx answers fail at once (retrying would not help); with ``connect_tries`` (the worker's
+  jobs: 1) a connection that cannot be made at all (offline, no DNS) fails after that many tries.
 """
 
 from __future__ import annotations
@@ -104,13 +105,14 @@ class PoliteClient:
     """GET with politeness (see the module doc). One per harvest; not for concurrent use."""
 
     def __init__(self, *, delay: float = DEFAULT_DELAY, contact: str | None = None, timeout: float = 60.0,
-                 tries: int = 6, backoff: float = 2.0, max_backoff: float = 300.0,
+                 tries: int = 6, backoff: float = 2.0, max_backoff: float = 300.0, connect_tries: int | None = None,
                  sleep: Callable[[float], None] = time.sleep,
                  on_wait: Callable[[str, float], None] | None = None) -> None:
         if tries < 1:
             raise ValueError("tries must be at least 1")
         self.delay = delay
         self.tries = tries
+        self.connect_tries = tries if connect_tries is None else max(1, connect_tries)
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.sleep = sleep
@@ -165,6 +167,8 @@ class PoliteClient:
                 body = resp.content
             except httpx.HTTPError as e:
                 last = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+                if isinstance(e, httpx.ConnectError) and attempt >= self.connect_tries:
+                    raise SourceError(f"{url}: cannot connect ({last}); offline?") from None
             else:
                 status = resp.status_code
                 if status == 200:
