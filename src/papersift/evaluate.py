@@ -48,6 +48,14 @@ def read_corpus(path: Path) -> Iterator[Paper]:
                             sources=["beir"])
 
 
+def default_split(path: Path) -> str:
+    """The split to tune on: ``dev`` where the collection has one, else ``train``, else ``test``."""
+    for split in ("dev", "train"):
+        if (path / "qrels" / f"{split}.tsv").is_file():
+            return split
+    return "test"
+
+
 def load_collection(path: Path, split: str = "test") -> Collection:
     for need in ("corpus.jsonl", "queries.jsonl", f"qrels/{split}.tsv"):
         if not (path / need).exists():
@@ -176,3 +184,55 @@ def evaluate(path: Path, modes: list[str], split: str = "test", run_file: Path |
             "index_seconds": round(index_s, 2), "embedder": model,
             "modes": {r.mode: {**r.metrics, "query_ms": round(1000 * r.seconds / max(len(coll.queries), 1), 2)}
                       for r in results}}
+
+
+SUMMARY = ("nDCG@10", "recall@100", "MRR@10", "MAP@100")
+
+
+def parse_splits(specs: list[str] | None, paths: list[Path]) -> dict[str, str]:
+    """Split per collection name from ``--split`` values: ``test`` (every collection) and/or
+    ``NAME=SPLIT`` (one collection); the rest get ``default_split`` (dev, else train, else test)."""
+    names = [p.name for p in paths]
+    if len(set(names)) != len(names):
+        raise ValueError(f"two collections share a folder name: {', '.join(names)}")
+    splits = {p.name: default_split(p) for p in paths}
+    for spec in specs or []:
+        for part in (s.strip() for s in spec.split(",")):
+            if not part:
+                continue
+            name, sep, split = part.rpartition("=")
+            if not split or (sep and not name):
+                raise ValueError(f"bad --split {part!r}: use SPLIT or COLLECTION=SPLIT")
+            if not sep:
+                splits = dict.fromkeys(splits, split)
+            elif name not in splits:
+                raise ValueError(f"--split {part!r} names no collection given ({', '.join(names)})")
+            else:
+                splits[name] = split
+    return splits
+
+
+def evaluate_many(paths: list[Path], modes: list[str], splits: dict[str, str] | None = None,
+                  run_path: Path | None = None, progress: Progress | None = None, floor: bool = True,
+                  cache_dir: Path | None = None) -> dict[str, object]:
+    """``evaluate`` each collection on its split and average each mode's metrics over them.
+
+    ``run_path``: with one collection, the TREC run file; with several, a folder that gets one
+    ``NAME.SPLIT.trec`` per collection."""
+    splits = splits or parse_splits(None, paths)
+    for p in paths:  # fail before indexing anything when a collection or a split is missing
+        load_collection(p, splits[p.name])
+    if run_path is not None and len(paths) > 1:
+        run_path.mkdir(parents=True, exist_ok=True)
+    reports = []
+    for p in paths:
+        run_file = None
+        if run_path is not None:
+            run_file = run_path if len(paths) == 1 else run_path / f"{p.name}.{splits[p.name]}.trec"
+        reports.append(evaluate(p, modes, split=splits[p.name], run_file=run_file, progress=progress,
+                                floor=floor, cache_dir=cache_dir))
+    mean: dict[str, dict[str, float]] = {}
+    for m in modes:
+        per = [r["modes"][m] for r in reports]  # type: ignore[index]
+        mean[m] = {k: round(sum(x[k] for x in per) / len(per), 4) for k in SUMMARY}
+    return {"collections": reports, "mean": mean, "floor": floor}

@@ -226,6 +226,18 @@ class Paper:
         return (self.source_upvotes or 0) + (self.upvotes or 0)
 
     @property
+    def published_label(self) -> str:
+        """The publication date as precisely as it is known: "2024-02-21", "February 2024", "2024",
+        or "date unknown" (for pages and feeds; never the day papersift saw the paper)."""
+        if self.published is None:
+            return "date unknown"
+        if self.published_precision == "year":
+            return f"{self.published.year}"
+        if self.published_precision == "month":
+            return f"{self.published:%B} {self.published.year}"
+        return self.published.isoformat()
+
+    @property
     def daily_basis(self) -> str:
         """What places the paper on the daily feed: "daily" (submitted to it), "published" (its
         publication date) or "added" (no date known: the day papersift first saw it)."""

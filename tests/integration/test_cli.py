@@ -204,6 +204,22 @@ def test_embed_stores_vectors_and_turns_on_hybrid_search(tmp_path: Path) -> None
     assert res["mode"] == "hybrid" and res["results"][0]["paper"]["id"] in ("2401.00002", "2401.00003")
     s = json.loads(ok(cli(data, "stats", "--json")))
     assert (s["vectors"], s["vectors_pending"]) == (6, 0)
+
+
+def test_hybrid_search_is_honest_and_sorts_by_date(tmp_path: Path) -> None:
+    data = ingested(tmp_path)
+    ok(cli(data, "embed"))
+    res = json.loads(ok(cli(data, "search", "zzqxv blorptastic", "--json")))
+    assert (res["mode"], res["total"], res["results"]) == ("hybrid", 0, [])
+    assert ok(cli(data, "search", "zzqxv blorptastic")) == "No papers match."
+    rel = json.loads(ok(cli(data, "search", "attention", "--json")))
+    new = json.loads(ok(cli(data, "search", "attention", "--sort", "date", "--json")))
+    assert rel["total"] == new["total"] == len(new["results"]) >= 3 and new["sort"] == "date"
+    assert {r["paper"]["id"] for r in rel["results"]} == {r["paper"]["id"] for r in new["results"]}
+    days = [r["paper"]["published"] for r in new["results"]]
+    assert days == sorted(days, reverse=True) and days[0] == "2024-01-06"
+    res = cli(data, "search", "attention", "--sort", "oldest")
+    assert res.exit_code == 2 and "unknown sort 'oldest'" in flat(res.output)
     other = ok(cli(data, "embed", "--model", "hashing-128"))
     assert other.startswith("embedded 6 papers with hashing-128")
 
@@ -251,12 +267,29 @@ def test_eval_prints_the_scores(tmp_path: Path) -> None:
     assert out.startswith("tiny (test): 2 queries, 5 docs, embedder -")
     assert (f"lexical {EXPECTED['nDCG@10']:.4f} {EXPECTED['recall@100']:.4f} {EXPECTED['MRR@10']:.4f} "
             f"{EXPECTED['MAP@100']:.4f}") in out
-    report = json.loads(ok(cli(tmp_path / "unused", "eval", str(coll), "--mode", "lexical,semantic", "--json")))
-    assert report["modes"]["lexical"]["nDCG@10"] == EXPECTED["nDCG@10"]
-    assert report["embedder"] == "hashing-384" and set(report["modes"]) == {"lexical", "semantic"}
+    report = json.loads(ok(cli(tmp_path / "unused", "eval", str(coll), "--mode", "lexical,semantic", "--json",
+                               "--cache-dir", str(tmp_path / "cache"))))
+    (one,) = report["collections"]
+    assert one["modes"]["lexical"]["nDCG@10"] == EXPECTED["nDCG@10"] == report["mean"]["lexical"]["nDCG@10"]
+    assert one["embedder"] == "hashing-384" and set(one["modes"]) == {"lexical", "semantic"}
+    assert (tmp_path / "cache" / "hashing-384" / "tiny.npz").is_file()
     run = tmp_path / "run.trec"
     ok(cli(tmp_path / "unused", "eval", str(coll), "--mode", "lexical", "--run", str(run)))
     assert run.read_text().splitlines()[0].split()[:4] == ["q1", "Q0", "d1", "1"]
+
+
+def test_eval_of_several_collections_prints_one_table_with_the_mean(tmp_path: Path) -> None:
+    beir = Path(__file__).parent.parent / "fixtures" / "beir"
+    runs = tmp_path / "runs"
+    out = ok(cli(tmp_path / "unused", "eval", str(beir / "alpha"), str(beir / "beta"), "--mode", "lexical",
+                 "--split", "beta=test", "--run", str(runs)))
+    assert "alpha (dev): 2 queries, 5 docs" in out and "beta (test): 2 queries, 4 docs" in out
+    assert "alpha dev lexical" in out and "beta test lexical" in out and "mean (2) lexical" in out
+    assert sorted(f.name for f in runs.iterdir()) == ["alpha.dev.trec", "beta.test.trec"]
+    res = cli(tmp_path / "unused", "eval", str(beir / "alpha"), "--split", "gamma=test")
+    assert res.exit_code == 2 and "names no collection given (alpha)" in flat(res.stderr)
+    res = cli(tmp_path / "unused", "eval", str(beir / "alpha"), str(beir / "beta"), "--split", "dev")
+    assert res.exit_code == 2 and "qrels/dev.tsv is missing" in flat(res.stderr)
 
 
 def test_eval_errors_exit_2(tmp_path: Path) -> None:

@@ -111,3 +111,47 @@ def test_missing_split_is_named(tiny: Path) -> None:
 def test_unknown_mode_is_refused_before_any_work(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"unknown mode\(s\) \['bm42'\]"):
         evaluate(tmp_path / "does-not-exist", ["lexical", "bm42"])
+
+
+BEIR = Path(__file__).parent.parent / "fixtures" / "beir"
+
+
+def test_parse_splits_defaults_to_the_tuning_split() -> None:
+    from papersift.evaluate import parse_splits
+
+    paths = [BEIR / "alpha", BEIR / "beta"]
+    assert parse_splits(None, paths) == {"alpha": "dev", "beta": "train"}  # beta has no dev: train
+    assert parse_splits(["test"], paths) == {"alpha": "test", "beta": "test"}
+    assert parse_splits(["test", "beta=train"], paths) == {"alpha": "test", "beta": "train"}
+    assert parse_splits(["alpha=test,beta=test"], paths) == {"alpha": "test", "beta": "test"}
+    for bad in ("=test", "alpha=", "gamma=dev"):
+        with pytest.raises(ValueError):
+            parse_splits([bad], paths)
+    with pytest.raises(ValueError, match="share a folder name"):
+        parse_splits(None, [BEIR / "alpha", BEIR / "alpha"])
+
+
+def test_several_collections_in_every_mode_with_the_mean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from papersift.evaluate import evaluate_many, parse_splits
+
+    monkeypatch.setenv("PAPERSIFT_EMBEDDER", "hashing-384")
+    paths = [BEIR / "alpha", BEIR / "beta"]
+    cache = tmp_path / "cache"
+    report = evaluate_many(paths, ["lexical", "semantic", "hybrid"], parse_splits(["test"], paths),
+                           run_path=tmp_path / "runs", cache_dir=cache)
+    reps = report["collections"]
+    assert [(r["collection"], r["split"], r["queries"]) for r in reps] == [("alpha", "test", 2), ("beta", "test", 2)]
+    for mode in ("lexical", "semantic", "hybrid"):
+        for key in ("nDCG@10", "MAP@100", "recall@100"):
+            assert report["mean"][mode][key] == pytest.approx((reps[0]["modes"][mode][key]
+                                                               + reps[1]["modes"][mode][key]) / 2, abs=1e-4)
+    # every query's relevant document shares words with it: lexical finds each one first
+    assert reps[0]["modes"]["lexical"]["nDCG@10"] == reps[1]["modes"]["lexical"]["nDCG@10"] == 1.0
+    runs = sorted((tmp_path / "runs").iterdir())
+    assert [f.name for f in runs] == ["alpha.test.trec", "beta.test.trec"]
+    assert {ln.split()[5] for ln in runs[1].read_text().splitlines()} == {
+        "papersift-lexical", "papersift-semantic", "papersift-hybrid"}
+    assert sorted(p.name for p in (cache / "hashing-384").iterdir()) == ["alpha.npz", "beta.npz"]
+    # a second run reads every vector from the cache: same scores
+    again = evaluate_many(paths, ["hybrid"], parse_splits(["test"], paths), cache_dir=cache)
+    assert again["mean"]["hybrid"] == report["mean"]["hybrid"]

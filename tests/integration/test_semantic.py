@@ -225,3 +225,39 @@ def test_real_minilm_embedder_ranks_paraphrases(tmp_path):
     v = emb.embed(["A cat sits on the mat.", "A kitten is resting on a rug.", "Stock markets fell sharply."])
     assert v.shape == (3, 384) and np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-4)
     assert v[0] @ v[1] > v[0] @ v[2]
+
+
+def test_web_worker_warms_the_query_model_at_start_and_hf_search_is_honest(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from papersift.web.app import create_app
+
+    settings = Settings(data_dir=tmp_path / "d", embedder=MODEL)
+    owner = open_engine(settings, "owner", upgrade=True)
+    fill(owner, 6)
+    embed(owner)
+    owner.close()
+    app = create_app(settings)
+    eng = app.state.engine
+    assert eng.semantic.encoder._embedder is None  # nothing loaded before the worker starts
+    with TestClient(app) as c:
+        assert eng.semantic.encoder._embedder is not None  # loaded by the lifespan, before any request
+        assert c.get("/api/papers/search", params={"q": "zzqxv blorptastic"}).json() == []
+        hits = c.get("/api/papers/search", params={"q": "protein folding"}).json()
+        assert len(hits) == 3 and all("protein folding" in h["paper"]["title"] for h in hits)
+
+
+def test_sort_by_date_orders_the_same_matches_newest_first(hashed):
+    fill(hashed, 20)
+    embed(hashed)
+    for mode in ("lexical", "semantic", "hybrid"):
+        rel = search(hashed, "protein folding", mode=mode, limit=50)
+        new = search(hashed, "protein folding", mode=mode, limit=50, sort="date")
+        assert new.total == rel.total == len(new.hits) == 10, mode
+        assert {h.pk for h in new.hits} == {h.pk for h in rel.hits}
+        days = [h.paper.published for h in new.hits]
+        assert days == sorted(days, reverse=True), mode
+        page = search(hashed, "protein folding", mode=mode, limit=3, offset=3, sort="date")
+        assert [h.pk for h in page.hits] == [h.pk for h in new.hits[3:6]]
+    with pytest.raises(ValueError, match="unknown sort"):
+        search(hashed, "protein", sort="newest")

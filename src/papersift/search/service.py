@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -64,6 +65,21 @@ def _pool() -> ThreadPoolExecutor:
         if _POOL is None:
             _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="papersift-embed")
         return _POOL
+
+
+def warm(eng: Engine) -> bool:
+    """Load the query model and run one query through it (web workers call this at start, so no
+    request pays for loading the model). False when there are no vectors or the model cannot load."""
+    if not semantic_ready(eng):
+        return False
+    t0 = time.perf_counter()
+    try:
+        eng.semantic.encoder.embedder().embed_query("warm up")
+    except ImportError as e:  # logged by the encoder; searches fall back to lexical and say so
+        log.warning("search model not warmed: %s", e)
+        return False
+    log.info("search model warm in %.2fs", time.perf_counter() - t0)
+    return True
 
 
 def default_mode(eng: Engine) -> str:

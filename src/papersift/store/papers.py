@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, String, and_, bindparam, case, false, func, or_, select, update
+from sqlalchemy import DateTime, String, and_, bindparam, case, cast, false, func, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
@@ -348,7 +348,10 @@ class SQLStore:
                                                                          "submitted_on_daily_at", "deleted")]
                 # the daily submission: only where none is stored yet (a web submission may have
                 # landed since the prefetch); the other columns are this transaction's merge
-                sod, sby = bindparam("_sod", type_=DateTime), bindparam("_sby", type_=String)
+                sod: Any = bindparam("_sod", type_=DateTime)
+                sby: Any = bindparam("_sby", type_=String)
+                if not self.db.is_sqlite:  # PostgreSQL cannot infer a parameter's type in IS NULL
+                    sod, sby = cast(sod, DateTime), cast(sby, String)
                 free = papers.c.submitted_on_daily_at.is_(None)
                 daily = {
                     "submitted_on_daily_at": func.coalesce(papers.c.submitted_on_daily_at, sod),

@@ -136,7 +136,7 @@ SUBMIT_BODY = {"required": True, "content": {"application/json": {
 
 
 @router.post("/submit", summary="Submit a stored paper to the daily feed", response_model=SubmitOut,
-             responses=errors(400, 401, 403, 404), openapi_extra={"requestBody": SUBMIT_BODY})
+             responses=errors(400, 401, 403, 404, 503), openapi_extra={"requestBody": SUBMIT_BODY})
 async def api_submit(request: Request, _token: BearerToken = None):
     # the caller is authenticated before the body is read (its size is bounded by web/app.py BodyLimit)
     user = await run_in_threadpool(deps.require_api_user, request)
@@ -175,18 +175,19 @@ def _vote(request: Request, paper_id: str, up: bool):
 
 
 @router.post("/papers/{paper_id:path}/upvote", summary="Upvote a paper (idempotent)", response_model=VoteOut,
-             responses=errors(401, 403, 404))
+             responses=errors(401, 403, 404, 422, 503))
 def api_upvote(request: Request, paper_id: str, _token: BearerToken = None):
     return _vote(request, paper_id, True)
 
 
 @router.delete("/papers/{paper_id:path}/upvote", summary="Withdraw an upvote", response_model=VoteOut,
-               responses=errors(401, 403, 404))
+               responses=errors(401, 403, 404, 422, 503))
 def api_unvote(request: Request, paper_id: str, _token: BearerToken = None):
     return _vote(request, paper_id, False)
 
 
-@router.get("/papers/{paper_id:path}", summary="One paper", response_model=PaperOut, responses=errors(404))
+@router.get("/papers/{paper_id:path}", summary="One paper", response_model=PaperOut,
+            responses=errors(404, 422))
 def api_paper(request: Request, paper_id: str):
     return paper_json(_paper(request, paper_id))
 

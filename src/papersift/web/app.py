@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -24,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from papersift.accounts import secret_key
 from papersift.config import Settings
 from papersift.engine import open_engine
+from papersift.search.service import warm as warm_search
 from papersift.store.db import ReadOnlyStore, WriteBusy, unavailable
 from papersift.web import admin, api, auth, deps, feeds_xml, hf_api, pages
 from papersift.web.render import highlight, register_filters
@@ -52,6 +54,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):
+        await asyncio.to_thread(warm_search, eng)  # load the query model before the first request
         yield
         eng.close()
 

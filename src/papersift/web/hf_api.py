@@ -138,7 +138,7 @@ def daily_papers(request: Request, response: Response, date: str | None = Query(
 
 
 @router.get("/api/papers/{paper_id:path}", summary="One paper (Hub: paper_info)", response_model=HfPaper,
-            responses=errors(404))
+            responses=errors(404, 422))
 def paper_info(request: Request, paper_id: str):
     p = get_strict(deps.engine(request).store, paper_id)
     if p is None:
