@@ -309,3 +309,33 @@ def test_sigkill_mid_harvest_then_rerun_equals_an_uninterrupted_run(tmp_path: Pa
         assert eng.lexical.search("harvested paper", limit=100)[1] == 60
     finally:
         eng.close()
+
+
+def test_cli_harvest_takes_the_job_lease(tmp_path: Path) -> None:
+    """A command-line harvest runs under the worker job's lease: never beside the worker's harvest of
+    the same source, and it shows in `papersift jobs` like a worker run."""
+    from papersift.store import Database
+    from papersift.store import jobs as jobs_sql
+
+    data = tmp_path / "d"
+    env = {**os.environ, "PAPERSIFT_HARVEST_DELAY": "0", "PAPERSIFT_DATA": str(data), "COLUMNS": "200"}
+    with FakeOai(make_records(7), page_size=5) as srv:
+        cmd = [PAPERSIFT, "harvest", "arxiv", "--endpoint", f"{srv.base}/oai"]
+        assert subprocess.run([PAPERSIFT, "db", "upgrade"], env=env, capture_output=True, timeout=60).returncode == 0
+        db = Database(f"sqlite:///{data / 'papersift.db'}")
+        try:
+            jobs_sql.ensure(db, ["harvest-arxiv"])
+            assert jobs_sql.claim(db, "harvest-arxiv", "worker@elsewhere:1:abc", ttl=60, due_only=False)
+            busy = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+            assert busy.returncode == 1 and "worker@elsewhere:1:abc is running harvest-arxiv" in " ".join(
+                busy.stderr.split())
+            assert srv.requests == []  # not a single request
+            jobs_sql.release(db, "harvest-arxiv", "worker@elsewhere:1:abc")
+            r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+            assert r.returncode == 0, r.stderr
+            row = jobs_sql.get(db, "harvest-arxiv")
+            assert row is not None and row.last_outcome == "ok" and row.lease_owner is None
+            assert row.last_detail == "cli: pages 2  new 7  updated 0  unchanged 0  deleted 0  rejected 0"
+            assert row.next_run_at is not None and row.next_run_at.strftime("%H:%M") == "03:30"
+        finally:
+            db.close()

@@ -71,31 +71,67 @@ def _report(rep: Any, as_json: bool, elapsed: float) -> None:
     out.print(f"{rep.line()}{extra}  ({rep.requests} requests, {elapsed:.1f}s)", soft_wrap=True)
 
 
-def _run(what: str, work: Any, as_json: bool) -> Any:
-    """Open the data dir as the index owner if nobody else is, run ``work(eng, bar)``, summarise."""
+def _next_in(job: str | None) -> float | None:
+    from papersift.jobs import harvest as jobs
+
+    if job == "harvest-arxiv":
+        try:
+            return jobs.arxiv_next(state.settings)
+        except ValueError:
+            return jobs.DAY
+    if job == "harvest-hf":
+        return state.settings.hf_every
+    return None
+
+
+def _run(what: str, work: Any, as_json: bool, job: str | None = None) -> Any:
+    """Open the data dir as the index owner if nobody else is, run ``work(eng, bar)``, summarise.
+
+    ``job``: run under that worker job's lease (a worker never harvests the same source at the same
+    time; the run shows in ``papersift jobs`` and /admin like the worker's)."""
+    from contextlib import nullcontext
+
     from papersift.index.owner import describe
+    from papersift.jobs.lease import JobLease, worker_id
     from papersift.sources.http import SourceError
+    from papersift.store import jobs as jobs_sql
     from papersift.store.stats import refresh as refresh_stats
 
     eng = open_engine("auto", owner="harvest")
-    if not eng.is_owner:
-        err.print(f"{what}: {describe(eng.lock.owner())} owns the indexes; writing the store only")
     t0 = time.perf_counter()
     rep = None
     failure: str | None = None
+    busy = False
     try:
-        with progress_bar() as bar:
-            rep = work(eng, bar)
-        if rep.new or rep.updated or rep.deleted or rep.restored:
-            finish_indexing(eng, what)
-            refresh_stats(eng.db, force=True)
-    except SourceError as e:
-        failure = str(e)
+        lease: Any = (JobLease(eng.db, job, worker_id("cli"), state.settings.lease_seconds, due_only=False,
+                               every=_next_in(job)) if job else nullcontext())
+        with lease:
+            if job and not lease.acquired:
+                row = jobs_sql.get(eng.db, job)
+                who = row.lease_owner if row and row.lease_owner else "another process"
+                failure, busy = f"{who} is running {job} now; try again when it is done", True
+            else:
+                if not eng.is_owner:
+                    err.print(f"{what}: {describe(eng.lock.owner())} owns the indexes; writing the store only")
+                try:
+                    with progress_bar() as bar:
+                        rep = work(eng, bar)
+                except SourceError as e:
+                    failure = str(e)
+                    if job:
+                        lease.outcome, lease.detail = "failed", f"cli: {e}"
+                else:
+                    if job:
+                        lease.detail = f"cli: {rep.line()}"
+                    if rep.new or rep.updated or rep.deleted or rep.restored:
+                        finish_indexing(eng, what)
+                        refresh_stats(eng.db, force=True)
     finally:
         eng.close()
     if failure is not None:
         err.print(f"[red]error:[/] {esc(failure)}")
-        err.print("what was harvested before the error is kept; run the same command again to go on")
+        if not busy:
+            err.print("what was harvested before the error is kept; run the same command again to go on")
         raise typer.Exit(1)
     _report(rep, as_json, time.perf_counter() - t0)
     return rep
@@ -148,7 +184,7 @@ def harvest_arxiv(
             return run(eng, client, endpoint=url, prefix=prefix, set_spec=set_spec, from_=start, until=end,
                        on_page=on_page)
 
-        _run("harvest arxiv", work, as_json)
+        _run("harvest arxiv", work, as_json, job="harvest-arxiv")
 
 
 @harvest_app.command("hf")
@@ -196,7 +232,7 @@ def harvest_hf(
 
             return run(eng, client, todo, endpoint=url, on_page=on_page)
 
-        _run("harvest hf", work, as_json)
+        _run("harvest hf", work, as_json, job="harvest-hf")
 
 
 @fetch_app.command("arxiv")
