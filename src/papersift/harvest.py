@@ -251,13 +251,11 @@ def fetch_arxiv(eng: Engine, client: PoliteClient, ids: list[str] | None = None,
         client, query or "", max_results, endpoint)
     indexer = _Indexer(eng)
     requests0 = client.requests
-    state = sql.HarvestState("arxiv-api", "")
     try:
         for page in pages:
             papers, errors = _split(page.records)
             rep.list_size = page.total
-            state.endpoint = endpoint
-            res = sql.commit_page(eng.store, state, papers, errors, [], source=endpoint, restore=False)
+            res = sql.commit_page(eng.store, None, papers, errors, [], source=endpoint, restore=False)
             rep.add_page(res)
             got.extend(papers)
             indexer.step()

@@ -157,6 +157,13 @@ def test_oai_errors_are_clear(engine: Engine) -> None:
         assert (rep.pages, rep.new, rep.complete) == (1, 0, True)
         with client() as c, pytest.raises(OaiError, match="cannotDisseminateFormat"):
             harvest_arxiv(engine, c, endpoint=f"{srv.base}/oai", prefix="arXiv")
+        srv.requests.clear()
+        by_set = harvest(engine, srv, set_spec="math")  # the records are all in "cs"
+        assert srv.requests[0].query["set"] == "math" and (by_set.new, by_set.complete) == (0, True)
+        cs = harvest(engine, srv, set_spec="cs")
+        assert cs.new == 3
+    states = {s.set_spec: s.high_water for s in harvest_sql.all_states(engine.db)}
+    assert states == {"": None, "math": None, "cs": "2024-01-10"}  # one high-water mark per set
 
 
 def test_deleted_and_malformed_records_are_handled_and_reported(tmp_path: Path) -> None:

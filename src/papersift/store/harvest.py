@@ -119,11 +119,11 @@ def record_errors(conn: Connection, errors: list[ParseError]) -> None:
         conn.execute(ingest_errors.insert(), rows)
 
 
-def commit_page(store: SQLStore, state: HarvestState, found: list[Paper], errors: list[ParseError],
+def commit_page(store: SQLStore, state: HarvestState | None, found: list[Paper], errors: list[ParseError],
                 deleted_ids: list[str], source: str, restore: bool = True) -> PageResult:
     """One harvested page and the state after it, in one transaction (see the module doc).
     ``restore``: a live record brings back a paper reported deleted before (OAI-PMH is
-    authoritative for arXiv; the Hugging Face list is not)."""
+    authoritative for arXiv; the Hugging Face list is not). ``state`` None: no state to keep (a fetch)."""
     res = PageResult()
     with store.db.write() as conn:
         if found:
@@ -135,5 +135,6 @@ def commit_page(store: SQLStore, state: HarvestState, found: list[Paper], errors
         res.stats.rejected += len(errors)
         res.stats.errors = rejected
         record_errors(conn, rejected)
-        save_state(conn, store.db, state)
+        if state is not None:
+            save_state(conn, store.db, state)
     return res
