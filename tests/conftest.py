@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -15,6 +16,11 @@ from papersift.engine import Engine, open_engine
 from papersift.models import Paper
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+# Tests never reach the internet: the worker's harvest jobs and the submit form's arXiv fetch are off
+# unless a test turns them on against a fake endpoint on 127.0.0.1 (tests/fakes).
+os.environ.setdefault("PAPERSIFT_HARVEST", "0")
+os.environ.setdefault("PAPERSIFT_FETCH_ON_SUBMIT", "0")
 
 
 @contextmanager

@@ -90,6 +90,35 @@ class Settings:
     mail_from: str | None = field(default_factory=lambda: os.environ.get("PAPERSIFT_MAIL_FROM", "").strip() or None)
     digest_every: float = field(default_factory=lambda: _env_float("PAPERSIFT_DIGEST_EVERY", 300.0))
     digest_lease: float = field(default_factory=lambda: _env_float("PAPERSIFT_DIGEST_LEASE", 900.0))
+    # -- harvesters (papersift harvest / fetch, the worker's harvest-arxiv and harvest-hf jobs) --------
+    # contact address sent in the User-Agent (arXiv asks harvesters for one)
+    contact_email: str | None = field(default_factory=lambda: (os.environ.get("PAPERSIFT_HARVEST_CONTACT")
+                                                              or os.environ.get("PAPERSIFT_CONTACT_EMAIL")
+                                                              or "").strip() or None)
+    harvest_delay: float = field(default_factory=lambda: _env_float("PAPERSIFT_HARVEST_DELAY", 3.0))
+    harvest_enabled: bool = field(default_factory=lambda: os.environ.get("PAPERSIFT_HARVEST", "1").strip().lower()
+                                  not in ("0", "false", "no", "off"))
+    arxiv_oai_endpoint: str = field(default_factory=lambda: os.environ.get(
+        "PAPERSIFT_HARVEST_ARXIV_ENDPOINT", "").strip() or "https://oaipmh.arxiv.org/oai")
+    arxiv_oai_format: str = field(default_factory=lambda: os.environ.get(
+        "PAPERSIFT_HARVEST_ARXIV_FORMAT", "").strip() or "arXivRaw")
+    # OAI sets the job harvests ("cs,math,physics:hep-th"); empty: all of arXiv
+    arxiv_sets: list[str] = field(default_factory=lambda: [
+        s.strip() for s in os.environ.get("PAPERSIFT_HARVEST_ARXIV_SETS", "").split(",") if s.strip()])
+    # the job runs daily at this UTC time (after arXiv's announcement, 00:00 UTC); empty: every 24 h
+    arxiv_harvest_at: str = field(default_factory=lambda: os.environ.get("PAPERSIFT_HARVEST_ARXIV_AT", "03:30"))
+    # a data dir the job has never harvested starts this many days back (a full backfill is
+    # `papersift ingest` of the snapshot or `papersift harvest arxiv --from 1990-01-01`)
+    arxiv_start_days: float = field(default_factory=lambda: _env_float("PAPERSIFT_HARVEST_ARXIV_START_DAYS", 7.0))
+    arxiv_api_endpoint: str = field(default_factory=lambda: os.environ.get(
+        "PAPERSIFT_HARVEST_ARXIV_API", "").strip() or "https://export.arxiv.org/api/query")
+    hf_endpoint: str = field(default_factory=lambda: os.environ.get(
+        "PAPERSIFT_HARVEST_HF_ENDPOINT", "").strip() or "https://huggingface.co/api/daily_papers")
+    hf_every: float = field(default_factory=lambda: _env_float("PAPERSIFT_HARVEST_HF_EVERY", 3600.0))
+    hf_days: float = field(default_factory=lambda: _env_float("PAPERSIFT_HARVEST_HF_DAYS", 3.0))  # today and before
+    # submitting an arXiv id papersift does not hold fetches it from the arXiv API (web submit form)
+    fetch_on_submit: bool = field(default_factory=lambda: os.environ.get(
+        "PAPERSIFT_FETCH_ON_SUBMIT", "1").strip().lower() not in ("0", "false", "no", "off"))
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser()

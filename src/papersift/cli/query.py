@@ -69,10 +69,11 @@ def show(paper_id: Annotated[str, typer.Argument(
     eng = open_engine()
     try:
         p = eng.store.get(paper_id)
+        gone = p is None and eng.store.is_deleted(paper_id)
     finally:
         eng.close()
     if p is None:
-        err.print(f"no paper with id {paper_id!r}")
+        err.print(f"no paper with id {paper_id!r}" + (" (arXiv reported it deleted)" if gone else ""))
         raise typer.Exit(1)
     if as_json:
         print(json.dumps(paper_to_dict(p), indent=2, ensure_ascii=False))

@@ -36,6 +36,10 @@ def catch_up(store: SQLStore, lexical: LexicalIndex, progress: Progress | None =
         if pending >= commit_every:
             lexical.commit()
             pending = 0
+    gone = store.deleted_changed(start)  # papers arXiv reported deleted: out of the index
+    if gone:
+        lexical.remove(gone)
+        n += len(gone)
     lexical.applied_seq = max(target, lexical.applied_seq)
     if commit:
         lexical.commit(seq=lexical.applied_seq)

@@ -99,17 +99,25 @@ class VectorSide:
         ``force_save``, when embedding has paused, or at most every SAVE_EVERY seconds."""
         if not self.writable:
             raise RuntimeError("only the index owner updates the vector index")
-        added = 0
+        added = changes = 0
         last = self.seq
-        for keys, vecs, batch_last in vectors_sql.changed(db, self.model, self.seq):
+        gone: list[int] = []  # vectors of papers arXiv reported deleted: dropped from the index
+        for keys, vecs, batch_last in vectors_sql.changed(db, self.model, self.seq, gone=gone):
             last = batch_last
+            changes += 1
+            if gone and self.index is not None:
+                added += self.index.remove(np.asarray(gone, dtype=np.int64))
+            gone.clear()
+            if not len(keys):
+                continue
             if self.index is None:
                 self.index = make_index(vecs.shape[1], max(vectors_sql.count(db, self.model), 1),
                                         model_name=self.model)
             self.index.add(keys, vecs)
             added += len(keys)
-        if added:
+        if changes:
             self.seq = last
+        if added:
             self._unsaved += added
         if self._unsaved and (force_save or not added or time.monotonic() - self._saved_at >= SAVE_EVERY):
             self.save()

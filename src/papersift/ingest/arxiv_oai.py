@@ -163,3 +163,68 @@ def resumption_token(xml_bytes: bytes) -> tuple[str | None, int | None]:
     token = (el.text or "").strip() or None
     size = (el.get("completeListSize") or "").strip()
     return token, int(size) if size.isdigit() else None
+
+
+@dataclasses.dataclass
+class OaiPage:
+    """One OAI-PMH response (a ListRecords / GetRecord page) read from bytes (sources/oai.py)."""
+
+    records: list[Record]  # papers, and a located ParseError per malformed record
+    deleted: list[str]  # arXiv ids of the records with <header status="deleted">
+    datestamp: str | None  # the highest header datestamp on the page (YYYY-MM-DD...)
+    token: str | None  # the resumptionToken; None on the last page
+    complete_size: int | None
+    cursor: int | None
+    error: tuple[str, str] | None  # (code, message) of an OAI-PMH <error>
+
+    @property
+    def headers(self) -> int:
+        return len(self.records) + len(self.deleted)
+
+
+def parse_page(data: bytes, source: str) -> OaiPage:
+    """Parse a whole OAI-PMH response. Raises ParseError when it is not well-formed XML (a
+    truncated or garbled body: the harvester fetches it again). Malformed records come back as
+    located ParseErrors in ``records``; deleted ones as ids in ``deleted``."""
+    try:
+        root = etree.fromstring(data, safe_parser())
+    except etree.XMLSyntaxError as e:
+        raise xml_error(source, e) from None
+    if root is None or root.tag != f"{OAI}OAI-PMH":
+        raise ParseError(source, "file", f"not an OAI-PMH response (root element {getattr(root, 'tag', None)!r})")
+    err = root.find(f"{OAI}error")
+    if err is not None:
+        return OaiPage([], [], None, None, None, None,
+                       (err.get("code") or "error", " ".join(text_of(err).split())))
+    records: list[Record] = []
+    deleted: list[str] = []
+    stamp: str | None = None
+    for n, rec in enumerate(root.iter(f"{OAI}record"), start=1):
+        header = rec.find(f"{OAI}header")
+        ds = _t(header, f"{OAI}datestamp") if header is not None else ""
+        if ds and (stamp is None or ds > stamp):
+            stamp = ds
+        loc = f"record {n} (line {rec.sourceline})"
+        if header is not None and header.get("status") == "deleted":
+            ident = _t(header, f"{OAI}identifier")
+            aid, _ = split_arxiv_id(ident.rsplit(":", 1)[-1])
+            if aid:
+                deleted.append(aid)
+            else:
+                records.append(ParseError(source, loc, f"deleted record with an unreadable identifier {ident!r}"))
+            continue
+        try:
+            got = record_to_paper(rec, source, loc)
+        except Exception as e:  # one odd record must not stop the harvest
+            got = ParseError(source, loc, f"cannot read record: {e}")
+        if got is not None:
+            records.append(located(got, loc))
+    token_el = root.find(f".//{OAI}resumptionToken")
+    token = size = cursor = None
+    if token_el is not None:
+        token = (token_el.text or "").strip() or None
+        raw_size = (token_el.get("completeListSize") or "").strip()
+        raw_cursor = (token_el.get("cursor") or "").strip()
+        size = int(raw_size) if raw_size.isdigit() else None
+        cursor = int(raw_cursor) if raw_cursor.isdigit() else None
+    return OaiPage(records, deleted, stamp, token, size, cursor, None)

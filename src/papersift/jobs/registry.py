@@ -31,6 +31,8 @@ class JobContext:
 class Result:
     detail: str
     worked: bool = True  # False: nothing to do (logged at DEBUG, not INFO)
+    failed: bool = False  # a failure the job handled itself (recorded as failed, no traceback)
+    next_in: float | None = None  # seconds to the next run, instead of the job's ``every``
 
 
 @dataclass
@@ -44,7 +46,10 @@ class Job:
 
 
 _REGISTRY: dict[str, Job] = {}
-JOB_MODULES: list[str] = ["papersift.notify.job"]  # modules that call register() when imported
+JOB_MODULES: list[str] = [  # modules that call register() when imported
+    "papersift.jobs.harvest",
+    "papersift.notify.job",
+]
 
 
 def register(job: Job) -> Job:

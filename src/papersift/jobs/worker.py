@@ -96,6 +96,10 @@ class Worker:
                 log.exception("job %s failed after %.2fs", job.name, time.monotonic() - t0)
                 return None
             lease.detail = result.detail
+            if result.next_in is not None:
+                lease.every = result.next_in
+            if result.failed:
+                lease.outcome = "failed"
             if self.stop_event.is_set() or lease.lost:
                 lease.outcome = "interrupted"
             level = logging.INFO if result.worked or lease.outcome != "ok" else logging.DEBUG

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, update
+from sqlalchemy.engine import Connection
 
 from papersift.store import dialect
 from papersift.store.db import Database, next_change
@@ -33,7 +34,8 @@ class Pending:
 
 def _pending_cond(model: str) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
     join = and_(embeddings.c.paper_pk == papers.c.pk, embeddings.c.model == model)
-    cond = or_(embeddings.c.paper_pk.is_(None), embeddings.c.paper_seq < papers.c.seq)
+    cond = and_(or_(embeddings.c.paper_pk.is_(None), embeddings.c.paper_seq < papers.c.seq),
+                papers.c.deleted == false())  # a deleted paper is never embedded
     return join, cond
 
 
@@ -81,26 +83,41 @@ def write(db: Database, model: str, rows: list[tuple[int, int, str, np.ndarray |
     return seq
 
 
-def changed(db: Database, model: str, after_seq: int, batch: int = 8192,
+def changed(db: Database, model: str, after_seq: int, batch: int = 8192, gone: list[int] | None = None,
             ) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
     """(keys, vectors, highest seq in batch) of the embeddings written after ``after_seq``, in
-    (seq, pk) order, so a consumer can checkpoint at any batch boundary."""
+    (seq, pk) order, so a consumer can checkpoint at any batch boundary. The vectors of deleted
+    papers are left out (a batch may then be empty); their keys are appended to ``gone``, for the
+    index to drop (marking a paper deleted moves its embeddings' seq: store/harvest.py)."""
     cursor: tuple[int, int] | None = None  # (seq, pk) of the last row read
     while True:
         after = (embeddings.c.seq > after_seq if cursor is None else
                  or_(embeddings.c.seq > cursor[0], and_(embeddings.c.seq == cursor[0],
                                                         embeddings.c.paper_pk > cursor[1])))
-        q = (select(embeddings.c.paper_pk, embeddings.c.seq, embeddings.c.vector)
+        q = (select(embeddings.c.paper_pk, embeddings.c.seq, embeddings.c.vector, papers.c.deleted)
+             .select_from(embeddings.join(papers, papers.c.pk == embeddings.c.paper_pk))
              .where(embeddings.c.model == model, after)
              .order_by(embeddings.c.seq, embeddings.c.paper_pk).limit(batch))
         with db.read() as conn:
             rows = conn.execute(q).all()
         if not rows:
             return
-        keys = np.fromiter((r.paper_pk for r in rows), dtype=np.int64, count=len(rows))
-        vecs = np.stack([np.frombuffer(r.vector, dtype=VECTOR_DTYPE) for r in rows])
         cursor = (int(rows[-1].seq), int(rows[-1].paper_pk))
+        live = [r for r in rows if not r.deleted]
+        if gone is not None:
+            gone.extend(int(r.paper_pk) for r in rows if r.deleted)
+        keys = np.fromiter((r.paper_pk for r in live), dtype=np.int64, count=len(live))
+        dim = len(rows[0].vector) // VECTOR_DTYPE.itemsize
+        vecs = (np.stack([np.frombuffer(r.vector, dtype=VECTOR_DTYPE) for r in live]) if live
+                else np.empty((0, dim), dtype=VECTOR_DTYPE))
         yield keys, vecs, cursor[0]
+
+
+def touch(conn: Connection, pks: list[int], seq: int) -> None:
+    """Inside a write: move the embeddings of these papers (every model) to change ``seq``, so the
+    vector indexes see them again (a paper deleted or brought back)."""
+    for i in range(0, len(pks), 900):
+        conn.execute(update(embeddings).where(embeddings.c.paper_pk.in_(pks[i:i + 900])).values(seq=seq))
 
 
 def max_seq(db: Database, model: str) -> int:

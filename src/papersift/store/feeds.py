@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import TIMESTAMP, and_, cast, func, literal_column, select
+from sqlalchemy import TIMESTAMP, and_, cast, false, func, literal_column, select
 
 from papersift.store.db import Database
 from papersift.store.schema import papers
@@ -21,6 +21,7 @@ COLUMNS = (papers.c.pk, papers.c.id, papers.c.upvotes, papers.c.source_upvotes, 
 # the count trending scores: the source's upvotes plus papersift's own (migration 0006)
 VOTES = papers.c.upvotes + papers.c.source_upvotes
 MOMENT_INDEX = "ix_papers_daily_moment"
+LIVE = papers.c.deleted == false()  # papers arXiv reported deleted are never shown (in the index: 0007)
 
 
 def moment_expr(dialect: str) -> Any:
@@ -60,7 +61,7 @@ def _as_date(v: Any) -> date | None:
 
 def _where(db: Database, start: date | None, end: date | None, submitter: str | None) -> list[Any]:
     m = moment_expr(db.dialect)
-    conds: list[Any] = []
+    conds: list[Any] = [LIVE]
     if start is not None:
         conds.append(m >= _bound(db, start))
     if end is not None:
@@ -72,14 +73,14 @@ def _where(db: Database, start: date | None, end: date | None, submitter: str | 
 
 def latest_day(db: Database) -> date | None:
     with db.read() as conn:
-        return _as_date(conn.execute(select(func.max(moment_expr(db.dialect)))).scalar())
+        return _as_date(conn.execute(select(func.max(moment_expr(db.dialect))).where(LIVE)).scalar())
 
 
 def day_before(db: Database, d: date) -> date | None:
     """The latest day with papers strictly before ``d``."""
     m = moment_expr(db.dialect)
     with db.read() as conn:
-        return _as_date(conn.execute(select(func.max(m)).where(m < _bound(db, d))).scalar())
+        return _as_date(conn.execute(select(func.max(m)).where(m < _bound(db, d), LIVE)).scalar())
 
 
 def day_after(db: Database, d: date) -> date | None:
@@ -88,7 +89,8 @@ def day_after(db: Database, d: date) -> date | None:
         return None
     m = moment_expr(db.dialect)
     with db.read() as conn:
-        return _as_date(conn.execute(select(func.min(m)).where(m >= _bound(db, d + timedelta(days=1)))).scalar())
+        return _as_date(conn.execute(select(func.min(m)).where(m >= _bound(db, d + timedelta(days=1)), LIVE))
+                        .scalar())
 
 
 def count(db: Database, start: date | None, end: date | None, submitter: str | None = None) -> int:

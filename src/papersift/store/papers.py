@@ -10,11 +10,12 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, String, and_, bindparam, case, cast, func, or_, select, update
+from sqlalchemy import DateTime, String, and_, bindparam, case, cast, false, func, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
@@ -23,6 +24,7 @@ from papersift.store import dialect
 from papersift.store.db import Database, next_change
 from papersift.store.schema import ingest_errors, ingest_files, paper_aliases, papers
 
+LIVE = papers.c.deleted == false()  # not reported deleted by arXiv (inlined: SQLite "deleted = 0")
 LOOKUP_CHUNK = 900  # stay under SQLite's bound-parameter limit on old builds
 MIN_TITLE_WORDS = 3  # titles shorter than this are too generic to dedup on
 SQLITE_MAX_BINDS = 30_000  # SQLite >= 3.32 allows 32,766 bound parameters per statement
@@ -248,12 +250,44 @@ class SQLStore:
             stats.changed += got.changed
         return stats
 
-    def _upsert_batch(self, batch: list[Paper], dedup_titles: bool) -> IngestStats:
+    def upsert_in(self, conn: Connection, batch: list[Paper], dedup_titles: bool = True,
+                  source: str | None = None) -> IngestStats:
+        """``upsert_many`` inside the caller's write transaction (``conn``), e.g. together with a
+        harvest page's state. A record the store refuses is rejected alone: the batch is retried in
+        halves, each under a SAVEPOINT, down to that record."""
+        try:
+            with conn.begin_nested():
+                return self._upsert_batch(batch, dedup_titles, conn)
+        except Exception as e:
+            if not _record_fault(e):
+                raise
+            if len(batch) == 1:
+                return _rejected(batch[0], e, source)
+        stats = IngestStats()
+        mid = len(batch) // 2
+        for part in (batch[:mid], batch[mid:]):
+            got = self.upsert_in(conn, part, dedup_titles, source)
+            stats.add(got)
+            stats.seq = max(stats.seq, got.seq)
+            stats.inserted += got.inserted
+            stats.changed += got.changed
+        return stats
+
+    @contextmanager
+    def _writing(self, conn: Connection | None) -> Iterator[Connection]:
+        if conn is not None:
+            yield conn
+            return
+        with self.db.write() as own:
+            yield own
+
+    def _upsert_batch(self, batch: list[Paper], dedup_titles: bool, conn_in: Connection | None = None,
+                      ) -> IngestStats:
         stats = IngestStats(read=len(batch))
         if not batch:
             return stats
-        with self.db.write() as conn:
-            seq = next_change(conn)
+        seq = 0  # taken below only when something changes: a batch that changes nothing takes no number
+        with self._writing(conn_in) as conn:
             rows = self._prefetch(conn, batch, dedup_titles)
             by_id: dict[str, dict[str, Any]] = {}
             by_doi: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -276,7 +310,7 @@ class SQLStore:
                 row = self._match(p, by_id, by_doi, by_title if dedup_titles else {})
                 if row is None:
                     row = paper_to_row(p)
-                    row.update(first_seen=stamp, seq=seq, upvotes=0)
+                    row.update(first_seen=stamp, seq=0, upvotes=0)
                     inserts.append(row)
                     register(row)
                     stats.new += 1
@@ -289,13 +323,18 @@ class SQLStore:
                         row.setdefault("_aliases", set()).add(old_id)
                         row.setdefault("_new_aliases", set()).add(old_id)
                     register(row)
-                    row["seq"] = seq
                     if "pk" in row:
                         dirty[row["pk"]] = row
                 if content_changed:
                     stats.updated += 1
                 else:
                     stats.duplicate += 1
+            if inserts or dirty:
+                seq = next_change(conn)
+                for r in inserts:
+                    r["seq"] = seq
+                for r in dirty.values():
+                    r["seq"] = seq
             if inserts:
                 ids = self._insert_rows(conn, inserts)
                 for r in inserts:
@@ -306,7 +345,7 @@ class SQLStore:
             if dirty:
                 cols = [c.name for c in papers.columns if c.name not in ("pk", "first_seen", "upvotes",
                                                                          "submitted_by",
-                                                                         "submitted_on_daily_at")]
+                                                                         "submitted_on_daily_at", "deleted")]
                 # the daily submission: only where none is stored yet (a web submission may have
                 # landed since the prefetch); the other columns are this transaction's merge
                 sod: Any = bindparam("_sod", type_=DateTime)
@@ -414,30 +453,37 @@ class SQLStore:
                          {"path": str(path), **values})
 
     # -- reads ----------------------------------------------------------------------------------
-    def get(self, paper_id: str) -> Paper | None:
+    def get(self, paper_id: str, include_deleted: bool = False) -> Paper | None:
+        """A paper by id, arXiv id or alias; None if unknown or deleted (``include_deleted``: also
+        a paper arXiv reported deleted, see ``is_deleted``)."""
         paper_id = paper_id.strip()
         aid, _ = split_arxiv_id(paper_id)
+        live = [] if include_deleted else [LIVE]
         with self.engine.connect() as conn:
             for cond in (papers.c.id == paper_id, papers.c.arxiv_id == (aid or paper_id)):
-                row = conn.execute(select(papers).where(cond)).first()
+                row = conn.execute(select(papers).where(cond, *live)).first()
                 if row:
                     return row_to_paper(row)
             row = conn.execute(select(papers).join(paper_aliases, paper_aliases.c.pk == papers.c.pk)
-                               .where(paper_aliases.c.alias == paper_id)).first()
+                               .where(paper_aliases.c.alias == paper_id, *live)).first()
         return row_to_paper(row) if row else None
+
+    def is_deleted(self, paper_id: str) -> bool:
+        """True if the store holds this paper but arXiv reported it deleted (hidden from reads)."""
+        return self.get(paper_id) is None and self.get(paper_id, include_deleted=True) is not None
 
     def get_many(self, pks: Iterable[int]) -> dict[int, Paper]:
         pks = list(pks)
         out: dict[int, Paper] = {}
         with self.engine.connect() as conn:
             for i in range(0, len(pks), LOOKUP_CHUNK):
-                for row in conn.execute(select(papers).where(papers.c.pk.in_(pks[i:i + LOOKUP_CHUNK]))):
+                for row in conn.execute(select(papers).where(papers.c.pk.in_(pks[i:i + LOOKUP_CHUNK]), LIVE)):
                     out[row.pk] = row_to_paper(row)
         return out
 
     def count(self) -> int:
         with self.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(papers)).scalar() or 0)
+            return int(conn.execute(select(func.count()).select_from(papers).where(LIVE)).scalar() or 0)
 
     def max_seq(self) -> int:
         with self.engine.connect() as conn:
@@ -445,10 +491,11 @@ class SQLStore:
 
     def iter_changed(self, after_seq: int, batch: int = 5000, after_pk: int = 0,
                      max_seq: int | None = None) -> Iterator[list[Paper]]:
-        """Papers changed after ``after_seq`` (and up to ``max_seq``), in pk order, ``batch`` at a time."""
+        """Papers changed after ``after_seq`` (and up to ``max_seq``), in pk order, ``batch`` at a time.
+        Deleted papers are left out: ``deleted_changed`` lists them, for the indexes to drop."""
         last_pk = after_pk
         while True:
-            cond = [papers.c.seq > after_seq, papers.c.pk > last_pk]
+            cond = [papers.c.seq > after_seq, papers.c.pk > last_pk, LIVE]
             if max_seq is not None:
                 cond.append(papers.c.seq <= max_seq)
             with self.engine.connect() as conn:
@@ -457,6 +504,14 @@ class SQLStore:
                 return
             last_pk = rows[-1].pk
             yield [row_to_paper(r) for r in rows]
+
+    def deleted_changed(self, after_seq: int, max_seq: int | None = None) -> list[int]:
+        """pks of the papers marked deleted after change ``after_seq`` (and up to ``max_seq``)."""
+        cond = [papers.c.seq > after_seq, papers.c.deleted.is_(True)]
+        if max_seq is not None:
+            cond.append(papers.c.seq <= max_seq)
+        with self.engine.connect() as conn:
+            return [int(r[0]) for r in conn.execute(select(papers.c.pk).where(*cond).order_by(papers.c.pk))]
 
     def count_changed(self, after_seq: int) -> int:
         with self.engine.connect() as conn:

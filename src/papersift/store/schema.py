@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -57,6 +58,8 @@ papers = Table(
     Column("github_stars", Integer),
     Column("organization", String(200)),
     Column("thumbnail", Text),
+    # harvest (migration 0007): arXiv reported the paper deleted; hidden everywhere
+    Column("deleted", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 paper_aliases = Table(
@@ -270,4 +273,22 @@ digest_sends = Table(
     Column("sent_at", DateTime),
     UniqueConstraint("user_id", "period", name="uq_digest_sends_user_period"),
     Index("ix_digest_sends_user_sent", "user_id", "sent_at"),
+)
+# -- harvesters (migration 0007) -------------------------------------------------------------------
+harvest_state = Table(
+    "harvest_state",
+    metadata,
+    Column("source", String(20), primary_key=True),  # "arxiv" | "hf"
+    Column("set_spec", String(100), primary_key=True),  # OAI set ("" = all of arXiv)
+    Column("high_water", String(40)),  # where a plain re-run starts (last datestamp / daily date)
+    Column("endpoint", Text),
+    Column("metadata_prefix", String(20)),
+    Column("token", Text),  # resumption token of the list in progress (None: no list in progress)
+    Column("run_from", String(40)),  # bounds of the list in progress
+    Column("run_until", String(40)),
+    Column("run_max", String(40)),  # highest datestamp committed in the list in progress
+    Column("pages", Integer, nullable=False, default=0, server_default="0"),
+    Column("cursor", Integer),
+    Column("complete_size", Integer),
+    Column("updated_at", DateTime, nullable=False),
 )

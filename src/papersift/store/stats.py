@@ -15,7 +15,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select
 
 from papersift.store import dialect
 from papersift.store.db import Database, current_change
@@ -30,19 +30,21 @@ def compute(db: Database) -> dict[str, Any]:
     """Scan the papers table (O(N): for the owner and the CLI, never for a request)."""
     with db.read() as conn:
         change = current_change(conn)
-        n = conn.execute(select(func.count()).select_from(papers)).scalar() or 0
-        lo, hi = conn.execute(select(func.min(papers.c.published), func.max(papers.c.published))).one()
+        live = papers.c.deleted == false()  # papers arXiv reported deleted are not counted
+        n = conn.execute(select(func.count()).select_from(papers).where(live)).scalar() or 0
+        deleted = conn.execute(select(func.count()).select_from(papers).where(papers.c.deleted.is_(True))).scalar()
+        lo, hi = conn.execute(select(func.min(papers.c.published), func.max(papers.c.published)).where(live)).one()
         files = conn.execute(select(func.count()).select_from(ingest_files)).scalar() or 0
         errors = conn.execute(select(func.count()).select_from(ingest_errors)).scalar() or 0
         sources: dict[str, int] = defaultdict(int)
         cats: dict[str, int] = defaultdict(int)
-        for srcs, catl in conn.execute(select(papers.c.sources, papers.c.categories)):
+        for srcs, catl in conn.execute(select(papers.c.sources, papers.c.categories).where(live)):
             for s in srcs or ():
                 sources[s] += 1
             if catl:
                 cats[catl[0]] += 1
     top = dict(sorted(cats.items(), key=lambda kv: (-kv[1], kv[0]))[:20])
-    return {"papers": int(n), "published_min": lo.isoformat() if lo else None,
+    return {"papers": int(n), "deleted": int(deleted or 0), "published_min": lo.isoformat() if lo else None,
             "published_max": hi.isoformat() if hi else None, "files_ingested": int(files),
             "ingest_errors": int(errors), "sources": dict(sorted(sources.items())), "top_categories": top,
             "as_of_change": change, "as_of": datetime.now(UTC).isoformat(timespec="seconds")}

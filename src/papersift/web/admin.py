@@ -1,10 +1,12 @@
-"""The admin page: the worker's jobs (schedule, last run, outcome, duration) and the index owner."""
+"""The admin page: the worker's jobs (schedule, last run, outcome, duration), the harvests' state and
+the index owner."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
 from papersift.jobs.registry import jobs_for
+from papersift.store import harvest as harvest_sql
 from papersift.store import jobs as jobs_sql
 from papersift.web import deps
 from papersift.web.render import render
@@ -22,4 +24,4 @@ def admin_page(request: Request):
     return render(request, "admin.html", {
         "jobs": jobs, "runs": jobs_sql.runs(eng.db, limit=30), "owner": deps.index_owner(eng),
         "indexed": len(eng.lexical), "change": eng.lexical.seq, "vectors": len(eng.semantic),
-        "model": eng.semantic.model})
+        "model": eng.semantic.model, "harvests": harvest_sql.all_states(eng.db)})

@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from starlette.concurrency import run_in_threadpool
 
 from papersift import accounts
+from papersift.accounts.community import arxiv_fetcher
 from papersift.models import Paper, paper_to_dict, split_arxiv_id
 from papersift.rank import daily as feeds
 from papersift.rank.similar import similar
@@ -149,7 +150,8 @@ async def api_submit(request: Request, _token: BearerToken = None):
 
     def submit() -> dict[str, Any]:
         try:
-            p, new = accounts.submit_paper(deps.engine(request).store, user, ref)
+            store = deps.engine(request).store  # a paper not held yet is fetched from the arXiv API
+            p, new = accounts.submit_paper(store, user, ref, fetch=arxiv_fetcher(store, deps.engine(request).settings))
         except accounts.AccountError as exc:
             raise HTTPException(404 if "not in the store" in str(exc) else 400, str(exc)) from None
         return {"submitted": new, "paper": paper_json(p)}

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
 from papersift import accounts
+from papersift.accounts.community import arxiv_fetcher
 from papersift.engine import Engine
 from papersift.index.lexical import Filters
 from papersift.models import Paper, split_arxiv_id
@@ -336,7 +337,8 @@ def submit(request: Request, paper: str = Form(""), csrf_token: str = Form("")):
     if user is None:
         raise HTTPException(401, "Log in to submit papers.")
     try:
-        p, new = accounts.submit_paper(eng(request).store, user, paper)
+        store = eng(request).store  # a paper not held yet is fetched from the arXiv API
+        p, new = accounts.submit_paper(store, user, paper, fetch=arxiv_fetcher(store, eng(request).settings))
     except accounts.AccountError as exc:
         return render(request, "submit.html", {"ref": paper, "error": str(exc), "done": None}, status=400)
     return render(request, "submit.html", {"ref": "", "error": None, "done": p, "new": new})
