@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0006"  # "0004" by contract; chained after data's 0006 once merged
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """interests: follows, library (with tags), thumbs up/down feedback
 
 Revision ID: 0008
-Revises: 0004
+Revises: 0007
 
 Per-user rows for the For-you ranker (rank/foryou.py). Every row belongs to a user and goes with
 it (``ON DELETE CASCADE``); library and feedback rows go with their paper too.
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0004"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

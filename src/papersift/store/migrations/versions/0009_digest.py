@@ -1,7 +1,7 @@
 """e-mail addresses, digest preferences, digest sends (one row per user and period), private feed tokens
 
 Revision ID: 0009
-Revises: 0008 (the lead relinks the chain at merge)
+Revises: 0008
 
 ``users.email`` is unique when set (NULLs never collide on SQLite or PostgreSQL).
 ``digest_sends`` has one row per (user, period): a sender claims it before it sends (insert, or a
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0008"  # "0004" in the brief; chained after foryou's 0008, merged here
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
