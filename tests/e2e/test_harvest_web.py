@@ -34,6 +34,21 @@ def test_submit_form_fetches_an_unknown_arxiv_id(seeded_template: Path, tmp_path
             assert got["submitted_by"] == who and got["title"] == "Breaking the memory barrier"
             r = client.post("/submit", data={"paper": "2410.99999", "csrf_token": token})
             assert r.status_code == 400 and "arXiv has no paper with this id" in r.text
+            # the JSON API does the same (Bearer token)
+            db = Database(live.settings.db_url)
+            try:
+                user = accounts.get_user(db, who)
+                assert user is not None
+                bearer = {"Authorization": f"Bearer {accounts.create_api_token(db, user)}"}
+            finally:
+                db.close()
+            r = client.post("/api/v1/submit", headers=bearer, json={"paper": "2410.16251"})
+            assert r.status_code == 404 and "arXiv has no paper with this id" in r.json()["error"]
+            api.papers["2410.16251"] = "A paper fetched through the JSON API"
+            r = client.post("/api/v1/submit", headers=bearer, json={"paper": "2410.16251"})
+            assert r.status_code == 200, r.text
+            body = r.json()
+            assert body["submitted"] is True and body["paper"]["title"] == "A paper fetched through the JSON API"
 
 
 def test_admin_page_shows_the_harvests(live, client: httpx.Client) -> None:

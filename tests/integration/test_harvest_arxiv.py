@@ -294,6 +294,7 @@ def test_sigkill_mid_harvest_then_rerun_equals_an_uninterrupted_run(tmp_path: Pa
         again = run(killed, f"{srv.base}/oai")
         _out, errs = again.communicate(timeout=120)
         assert again.returncode == 0, errs
+        assert "is gone (killed?); taking over its lease" in " ".join(errs.split())  # not a minute's wait
         assert srv.requests[0].query.get("resumptionToken"), "the re-run resumes from the committed token"
         assert len(srv.list_requests()) <= 12 - done_before + 1
         full = run(whole, f"{srv.base}/oai")

@@ -66,3 +66,11 @@ def test_parse_page_recorded_response() -> None:
     assert (page.token, page.complete_size, page.datestamp) == ("726959|1001", 58011, "2014-12-22")
     arxiv_format = parse_page((FIXTURES / "arxiv" / "ListRecordsArXivFormat.xml").read_bytes(), "fixture")
     assert arxiv_format.records and all(isinstance(r, Paper) for r in arxiv_format.records)
+
+
+def test_parse_page_recorded_get_record() -> None:
+    page = parse_page((FIXTURES / "arxiv" / "GetRecordResponse.xml").read_bytes(), "fixture")
+    (paper,) = page.records
+    assert isinstance(paper, Paper) and paper.arxiv_id == "1302.2146" and paper.version == 2
+    assert paper.published is not None and paper.updated is not None and paper.published < paper.updated
+    assert page.token is None and page.deleted == [] and page.error is None

@@ -84,6 +84,34 @@ def _next_in(job: str | None) -> float | None:
     return None
 
 
+def _dead_holder(db: Any, job: str) -> bool:
+    """If the lease of ``job`` is held by a process of this host that is gone (a killed harvest),
+    free it and say so: its lease would otherwise block a re-run until it expires."""
+    import os
+    import socket
+
+    from papersift.store import jobs as jobs_sql
+
+    row = jobs_sql.get(db, job)
+    if row is None or not row.running or not row.lease_owner:
+        return False
+    _kind, _, rest = row.lease_owner.partition("@")
+    host, _, rest = rest.partition(":")
+    pid_s = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_s.isdigit() or int(pid_s) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid_s), 0)
+        return False  # alive
+    except ProcessLookupError:
+        pass
+    except PermissionError:
+        return False  # alive, another user's
+    jobs_sql.release(db, job, row.lease_owner)
+    err.print(f"{job}: {row.lease_owner} is gone (killed?); taking over its lease")
+    return True
+
+
 def _run(what: str, work: Any, as_json: bool, job: str | None = None) -> Any:
     """Open the data dir as the index owner if nobody else is, run ``work(eng, bar)``, summarise.
 
@@ -103,6 +131,8 @@ def _run(what: str, work: Any, as_json: bool, job: str | None = None) -> Any:
     failure: str | None = None
     busy = False
     try:
+        if job:
+            _dead_holder(eng.db, job)  # a killed harvest on this host: no need to wait for its lease to expire
         lease: Any = (JobLease(eng.db, job, worker_id("cli"), state.settings.lease_seconds, due_only=False,
                                every=_next_in(job)) if job else nullcontext())
         with lease:

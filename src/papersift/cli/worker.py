@@ -78,7 +78,7 @@ def jobs(ctx: typer.Context,
         every = f"every {d['every_s']:g}s" if d["every_s"] is not None else "not scheduled here"
         state_s = f"running in {d['running_in']}" if d["running_in"] else (d["last_outcome"] or "never run")
         dur = f"{d['last_duration_s']:.2f}s" if d["last_duration_s"] is not None else "-"
-        out.print(f"{name:<10} {every:<14} last {_ago(r.last_finished_at if r else None):<10} {state_s:<12} "
+        out.print(f"{name:<13} {every:<14} last {_ago(r.last_finished_at if r else None):<10} {state_s:<12} "
                   f"{dur:>8}  runs {d['runs']} ({d['failures']} failed)  {d['last_detail'] or ''}")
 
 

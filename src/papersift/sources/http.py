@@ -168,7 +168,7 @@ class PoliteClient:
             except httpx.HTTPError as e:
                 last = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
                 if isinstance(e, httpx.ConnectError) and attempt >= self.connect_tries:
-                    raise SourceError(f"{url}: cannot connect ({last}); offline?") from None
+                    raise SourceError(f"{url}: cannot connect, offline? ({last})") from None
             else:
                 status = resp.status_code
                 if status == 200:
