@@ -296,7 +296,7 @@ def recommend(eng: Engine, user_id: int, *, since: datetime | None = None, limit
     cands = _candidates(eng, sig, since, now, include_trending, vec_mode, pos_vecs)
     if not cands:
         return []
-    papers = eng.store.get_many(cands)
+    papers = sql.briefs(db, cands)  # full papers are read for the picks only
     cands = [pk for pk in cands if pk in papers]
     if not cands:
         return []
@@ -339,16 +339,20 @@ def recommend(eng: Engine, user_id: int, *, since: datetime | None = None, limit
                 score[idx[h]] *= 0.5
 
     # 2. follows
+    wanted = {norm_name(f.value) for f in sig.follows if f.kind == "author"}
+    if wanted:  # one pass over the candidates' authors, whatever the number of author follows
+        for i, pk in enumerate(cands):
+            done: set[str] = set()
+            for a in papers[pk].authors:
+                n_a = norm_name(a)
+                if n_a in wanted and n_a not in done:
+                    done.add(n_a)
+                    score[i] += W_AUTHOR
+                    reasons[i].append(f"by {a}, whom you follow")
     for f in sig.follows:
         if f.kind == "author":
-            want = norm_name(f.value)
-            for i, pk in enumerate(cands):
-                for a in papers[pk].authors:
-                    if norm_name(a) == want:
-                        score[i] += W_AUTHOR
-                        reasons[i].append(f"by {a}, whom you follow")
-                        break
-        elif f.kind == "category":
+            continue
+        if f.kind == "category":
             for i, pk in enumerate(cands):
                 c = category_matches(f.value, papers[pk].categories)
                 if c:
@@ -365,20 +369,21 @@ def recommend(eng: Engine, user_id: int, *, since: datetime | None = None, limit
 
     # 3. trending prior
     if include_trending:
-        t = np.array([trending.score(papers[pk].upvotes + int(getattr(papers[pk], "source_upvotes", 0) or 0),
-                                     papers[pk].submitted_on_daily_at or papers[pk].published
-                                     or papers[pk].first_seen, now) for pk in cands])
+        t = np.array([trending.score(papers[pk].votes, papers[pk].moment, now) for pk in cands])
         if t.max() > 0:
             t = t / t.max()
             score += W_TREND * t
             by_cat: dict[str, list[int]] = defaultdict(list)
             for i, pk in enumerate(cands):
-                if t[i] > 0 and papers[pk].primary_category:
-                    by_cat[papers[pk].primary_category or ""].append(i)
+                cat = papers[pk].primary_category
+                if t[i] > 0 and cat:
+                    by_cat[cat].append(i)
             for cat, members in by_cat.items():
                 for i in sorted(members, key=lambda i: -t[i])[:TRENDING_TOP]:
                     reasons[i].append(f"trending in {cat}")
 
     order = sorted((i for i in range(n) if reasons[i] and score[i] > 0),
                    key=lambda i: (-score[i], papers[cands[i]].id))
-    return [Pick(papers[cands[i]], round(float(score[i]), 4), reasons[i]) for i in order[:max(limit, 0)]]
+    chosen = order[:max(limit, 0)]
+    full = eng.store.get_many(cands[i] for i in chosen)
+    return [Pick(full[cands[i]], round(float(score[i]), 4), reasons[i]) for i in chosen if cands[i] in full]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -284,3 +284,36 @@ def find_pks(db: Database, arxiv_ids: list[str], dois: list[str], titles: list[s
                                   .where(papers.c.norm_title.in_(titles[i:i + CHUNK])).order_by(papers.c.pk)):
                 by_title.setdefault(str(r[0]), int(r[1]))
     return by_aid, by_doi, by_title
+
+
+@dataclass
+class Brief:
+    """What the ranker scores a candidate on (no abstract, links or sources: cheap to read)."""
+
+    pk: int
+    id: str
+    authors: list[str]
+    categories: list[str]
+    votes: int  # papersift upvotes + the source's, when the store has them
+    moment: datetime | date | None  # daily-feed moment: submitted, else published, else first seen
+
+    @property
+    def primary_category(self) -> str | None:
+        return self.categories[0] if self.categories else None
+
+
+def briefs(db: Database, pks: list[int]) -> dict[int, Brief]:
+    cols = [papers.c.pk, papers.c.id, papers.c.authors, papers.c.categories, papers.c.upvotes,
+            papers.c.submitted_on_daily_at, papers.c.published, papers.c.first_seen]
+    source = papers.c.get("source_upvotes")  # added by a later migration; counted when present
+    if source is not None:
+        cols.append(source)
+    out: dict[int, Brief] = {}
+    with db.read() as conn:
+        for i in range(0, len(pks), CHUNK):
+            for r in conn.execute(select(*cols).where(papers.c.pk.in_(pks[i:i + CHUNK]))):
+                m = r._mapping
+                out[int(r.pk)] = Brief(int(r.pk), r.id, list(r.authors or []), list(r.categories or []),
+                                       int(r.upvotes or 0) + int(m.get("source_upvotes") or 0),
+                                       r.submitted_on_daily_at or r.published or r.first_seen)
+    return out
