@@ -42,10 +42,10 @@ class SavedPaper:
 # -- follows -------------------------------------------------------------------------------------
 def add_follow(db: Database, user_id: int, kind: str, value: str, at: datetime) -> bool:
     """Follow (kind, value); True if it is new."""
-    with db.write() as conn:
-        res = conn.execute(dialect.insert_ignore(db.dialect, follows, ["user_id", "kind", "value"]).values(
-            user_id=user_id, kind=kind, value=value, created_at=at))
-    return bool(res.rowcount)
+    with db.write() as conn:  # RETURNING, not rowcount: with a serial key PostgreSQL's rowcount is not 0/1
+        got = conn.execute(dialect.insert_ignore(db.dialect, follows, ["user_id", "kind", "value"]).values(
+            user_id=user_id, kind=kind, value=value, created_at=at).returning(follows.c.id)).first()
+    return got is not None
 
 
 def remove_follow(db: Database, user_id: int, kind: str, value: str) -> bool:
