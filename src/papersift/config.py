@@ -57,6 +57,9 @@ class Settings:
     max_body_bytes: int = field(default_factory=lambda: int(os.environ.get("PAPERSIFT_MAX_BODY_BYTES") or 1 << 20))
     write_wait: float = field(default_factory=lambda: _env_float("PAPERSIFT_WRITE_WAIT", 5.0))
     base_url: str | None = field(default_factory=lambda: os.environ.get("PAPERSIFT_BASE_URL", "").strip() or None)
+    # interests (foryou): the body limit of a library import upload (web form and API; bytes)
+    max_import_bytes: int = field(default_factory=lambda: int(os.environ.get("PAPERSIFT_MAX_IMPORT_BYTES")
+                                                              or 20 << 20))
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser()

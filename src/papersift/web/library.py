@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from papersift.accounts import AccountError, User, interests
+from papersift.config import Settings
 from papersift.models import Paper
 from papersift.store import interests as sql
 from papersift.web import deps
@@ -28,7 +29,7 @@ from papersift.web.render import render
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/v1", tags=["interests"])
-MAX_IMPORT_BYTES = 20 * 1024 * 1024
+IMPORT_PATHS = ("/library/import", "/api/v1/library/import")
 
 # -- the card partial's view of the current request ----------------------------------------------------
 _SCOPE: ContextVar[Scope | None] = ContextVar("papersift_request_scope", default=None)
@@ -64,6 +65,12 @@ def interest_state(p: Paper) -> dict[str, Any]:
     db = deps.db(request)
     return {"user": True, "saved": bool(sql.saved_pks(db, user.id, [p.pk])),
             "feedback": sql.feedback_on(db, user.id, [p.pk]).get(p.pk, 0), "here": here}
+
+
+def import_limits(settings: Settings) -> dict[str, int]:
+    """The request body limit of the import uploads (``PAPERSIFT_MAX_IMPORT_BYTES``, 20 MiB): a
+    reference manager's export is larger than the 1 MiB other requests may send."""
+    return dict.fromkeys(IMPORT_PATHS, max(settings.max_import_bytes, settings.max_body_bytes))
 
 
 def install(app: FastAPI, env: Environment) -> None:
@@ -188,16 +195,17 @@ def library_bib(request: Request, tag: str = ""):
     return _bibtex_response(request, user, tag)
 
 
-async def _save_upload(upload: UploadFile) -> Path:
-    suffix = Path(upload.filename or "library").suffix[:10]
+async def _save_upload(request: Request, upload: UploadFile) -> Path:
+    limit = request.app.state.settings.max_import_bytes
+    suffix = "".join(c for c in Path(upload.filename or "library").suffix[:10] if c.isalnum() or c == ".")
     with tempfile.NamedTemporaryFile(prefix="papersift-import-", suffix=suffix, delete=False) as fh:
         size = 0
         while chunk := await upload.read(1 << 20):
             size += len(chunk)
-            if size > MAX_IMPORT_BYTES:
+            if size > limit:
                 fh.close()
                 Path(fh.name).unlink(missing_ok=True)
-                raise HTTPException(413, f"the file is larger than {MAX_IMPORT_BYTES // (1 << 20)} MB")
+                raise HTTPException(413, f"the file is larger than {limit} bytes (PAPERSIFT_MAX_IMPORT_BYTES)")
             fh.write(chunk)
     return Path(fh.name)
 
@@ -209,7 +217,7 @@ async def import_form(request: Request, file: UploadFile, csrf_token: str = Form
     user = _form_user(request, csrf_token)
     if user is None:
         return login_redirect("/library")
-    path = await _save_upload(file)
+    path = await _save_upload(request, file)
     try:
         report = await run_in_threadpool(interests.import_library, deps.engine(request).store, user, path,
                                          "auto", tags)
@@ -367,7 +375,7 @@ async def api_import(request: Request, file: UploadFile, tags: str = Form("")):
     from starlette.concurrency import run_in_threadpool
 
     user = deps.require_api_user(request)
-    path = await _save_upload(file)
+    path = await _save_upload(request, file)
     try:
         report = await run_in_threadpool(interests.import_library, deps.engine(request).store, user, path,
                                          "auto", tags)
