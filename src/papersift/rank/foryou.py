@@ -60,6 +60,7 @@ SIMILAR_MIN = 0.3         # cosine (vectors) / normalised BM25 (keywords) to nam
 KEYWORD_PROFILE = 30      # positives used as BM25 queries in keyword mode
 TRENDING_TOP = 3          # "trending in X": among the top N trending candidates of category X
 TITLE_CHARS = 80
+SIM_BLOCK = 2_000_000     # candidate x positive similarities computed at once (8 MB of float32)
 
 
 @dataclass
@@ -114,9 +115,13 @@ def vector_scores(x: np.ndarray, pos: np.ndarray, neg: np.ndarray | None, model:
     the nearest neighbour is the surer signal); in cold start (``model`` None) that similarity
     alone. A near-duplicate (cosine > 0.8) of a thumbs-down paper counts half. Also returns, per
     candidate, the index of its nearest positive and that similarity (for the reason)."""
-    sims = x @ pos.T
-    best = sims.argmax(axis=1)
-    best_sim = sims[np.arange(len(x)), best]
+    best = np.zeros(len(x), dtype=np.int64)
+    best_sim = np.zeros(len(x), dtype=np.float32)
+    step = max(1, SIM_BLOCK // max(len(pos), 1))  # a big library: bounded memory, block by block
+    for i in range(0, len(x), step):
+        sims = x[i:i + step] @ pos.T
+        best[i:i + step] = sims.argmax(axis=1)
+        best_sim[i:i + step] = sims[np.arange(len(sims)), best[i:i + step]]
     nearest = np.clip(best_sim, 0.0, 1.0)
     if model is not None:
         a = len(pos) / (len(pos) + SHRINK)
