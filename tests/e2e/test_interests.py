@@ -177,3 +177,23 @@ def test_import_uploads_have_their_own_body_limit(fresh_live: Live) -> None:
         assert r.status_code == 413
         r = c.post("/library/import", data={"csrf_token": csrf}, files={"file": ("big.bib", bib)})
         assert r.status_code == 200 and "300 entries" in r.text and "300 added as new papers" in r.text
+
+
+def test_follow_this_search_and_this_author(client: httpx.Client) -> None:
+    anon = client.get("/authors/Grace Hopper").text
+    assert "Log in to follow this author" in anon
+    signup(client)
+    page = client.get("/search?q=surface+codes").text
+    assert 'aria-pressed="false">Follow this search</button>' in page
+    r = client.post("/follows", data={"kind": "query", "value": "surface codes", "action": "add",
+                                      "csrf_token": csrf_from(page), "next": "/search?q=surface+codes"})
+    assert r.status_code == 303 and r.headers["location"] == "/search?q=surface+codes"
+    assert 'aria-pressed="true">Following this search</button>' in client.get("/search?q=surface+codes").text
+    author = client.get("/authors/Grace Hopper").text
+    r = client.post("/follows", data={"kind": "author", "value": "Grace Hopper", "csrf_token": csrf_from(author),
+                                      "next": "/authors/Grace%20Hopper"})
+    assert "Following this author" in client.get("/authors/Grace Hopper").text
+    fy = client.get("/foryou").text
+    assert "matches your saved search ‹surface codes›" in fy and "by Grace Hopper, whom you follow" in fy
+    assert "Follow this category" in client.get("/search?category=cs.LG").text
+    assert "follow-this" not in client.get("/search?category=not%20a%20category").text

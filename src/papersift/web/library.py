@@ -67,6 +67,30 @@ def interest_state(p: Paper) -> dict[str, Any]:
             "feedback": sql.feedback_on(db, user.id, [p.pk]).get(p.pk, 0), "here": here}
 
 
+def follow_state(kind: str, value: str) -> dict[str, Any]:
+    """For a "Follow" button: {"user": logged in?, "following": bool, "kind", "value", "here"}."""
+    scope = _SCOPE.get()
+    out: dict[str, Any] = {"user": False, "following": False, "kind": kind, "value": (value or "").strip(),
+                           "here": "/"}
+    if scope is None or not out["value"]:
+        return out
+    request = Request(scope)
+    query = request.url.query
+    out["here"] = deps.safe_next(request.url.path + (f"?{query}" if query else ""))
+    user = deps.current_user(request)
+    if user is None:
+        return out
+    out["user"] = True
+    try:
+        k, v = interests.clean_follow(kind, out["value"])
+    except AccountError:
+        out["value"] = ""  # not something one can follow (e.g. a malformed category): no button
+        return out
+    out["kind"], out["value"] = k, v
+    out["following"] = any(f.kind == k and f.value == v for f in sql.list_follows(deps.db(request), user.id))
+    return out
+
+
 def import_limits(settings: Settings) -> dict[str, int]:
     """The request body limit of the import uploads (``PAPERSIFT_MAX_IMPORT_BYTES``, 20 MiB): a
     reference manager's export is larger than the 1 MiB other requests may send."""
@@ -76,6 +100,7 @@ def import_limits(settings: Settings) -> dict[str, int]:
 def install(app: FastAPI, env: Environment) -> None:
     """Register the routes, the card partial's globals and its middleware (one line in app.py)."""
     env.globals["interest_state"] = interest_state
+    env.globals["follow_state"] = follow_state
     app.add_middleware(_RequestScope)
     app.include_router(api)
     app.include_router(router)
