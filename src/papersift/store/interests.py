@@ -202,9 +202,17 @@ def signals(db: Database, user_id: int) -> Signals:
     return Signals(lib, vts, fb, list_follows(db, user_id))
 
 
+def _shown() -> list[Any]:
+    """Conditions that leave hidden papers out (the ``deleted`` flag of a later migration, when the
+    store has it: papers withdrawn at their source are never recommended)."""
+    deleted = papers.c.get("deleted")
+    return [] if deleted is None else [deleted.is_not(True)]
+
+
 def window_pks(db: Database, since: datetime, limit: int) -> list[int]:
     """Papers new since ``since`` (first seen, or published on/after its day), newest pk first."""
-    q = (select(papers.c.pk).where(or_(papers.c.first_seen >= since, papers.c.published >= since.date()))
+    q = (select(papers.c.pk).where(or_(papers.c.first_seen >= since, papers.c.published >= since.date()),
+                                   *_shown())
          .order_by(desc(papers.c.pk)).limit(limit))
     with db.read() as conn:
         return [int(r[0]) for r in conn.execute(q)]
@@ -212,7 +220,7 @@ def window_pks(db: Database, since: datetime, limit: int) -> list[int]:
 
 def newest_pks(db: Database, limit: int) -> list[int]:
     """The most recently published papers (then most recently stored)."""
-    q = select(papers.c.pk).order_by(desc(papers.c.published), desc(papers.c.pk)).limit(limit)
+    q = select(papers.c.pk).where(*_shown()).order_by(desc(papers.c.published), desc(papers.c.pk)).limit(limit)
     with db.read() as conn:
         return [int(r[0]) for r in conn.execute(q)]
 
@@ -253,7 +261,7 @@ def recent_voted(db: Database, since: datetime, limit: int = 500) -> list[tuple[
     q = (select(papers.c.pk, papers.c.upvotes)
          .where(papers.c.upvotes > 0, or_(papers.c.first_seen >= since,
                                           and_(papers.c.submitted_on_daily_at.is_not(None),
-                                               papers.c.submitted_on_daily_at >= since)))
+                                               papers.c.submitted_on_daily_at >= since)), *_shown())
          .order_by(desc(papers.c.upvotes)).limit(limit))
     with db.read() as conn:
         return [(int(r.pk), int(r.upvotes)) for r in conn.execute(q)]
@@ -311,7 +319,7 @@ def briefs(db: Database, pks: list[int]) -> dict[int, Brief]:
     out: dict[int, Brief] = {}
     with db.read() as conn:
         for i in range(0, len(pks), CHUNK):
-            for r in conn.execute(select(*cols).where(papers.c.pk.in_(pks[i:i + CHUNK]))):
+            for r in conn.execute(select(*cols).where(papers.c.pk.in_(pks[i:i + CHUNK]), *_shown())):
                 m = r._mapping
                 out[int(r.pk)] = Brief(int(r.pk), r.id, list(r.authors or []), list(r.categories or []),
                                        int(r.upvotes or 0) + int(m.get("source_upvotes") or 0),
