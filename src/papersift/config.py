@@ -119,6 +119,9 @@ class Settings:
     # submitting an arXiv id papersift does not hold fetches it from the arXiv API (web submit form)
     fetch_on_submit: bool = field(default_factory=lambda: os.environ.get(
         "PAPERSIFT_FETCH_ON_SUBMIT", "1").strip().lower() not in ("0", "false", "no", "off"))
+    # interests (foryou): the body limit of a library import upload (web form and API; bytes)
+    max_import_bytes: int = field(default_factory=lambda: int(os.environ.get("PAPERSIFT_MAX_IMPORT_BYTES")
+                                                              or 20 << 20))
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser()

@@ -160,3 +160,40 @@ def test_import_a_file_over_the_web(fresh_live: Live) -> None:
         assert rep["entries"] == 7 and rep["errors"] == [{"location": "entry notitle (line 63)",
                                                           "reason": "entry has no title"}]
         assert rep["matched"]["title"] == 1  # "Attention is all you need": the paper the RDF import added
+
+
+def test_import_uploads_have_their_own_body_limit(fresh_live: Live) -> None:
+    """A Zotero export is bigger than the 1 MiB other requests may send: the import paths accept
+    up to PAPERSIFT_MAX_IMPORT_BYTES, every other path keeps the general limit."""
+    words = "sparse attention kernels for long sequences and graph transformers " * 80
+    bib = "".join(f"@article{{big{i},\n  title = {{Large library entry number {i} on attention}},\n"
+                  f"  author = {{Doe, Jane}},\n  year = {{2020}},\n  abstract = {{{words}}}\n}}\n\n"
+                  for i in range(300)).encode()
+    assert len(bib) > fresh_live.settings.max_body_bytes
+    with http(fresh_live.url) as c:
+        signup(c)
+        csrf = csrf_from(c.get("/library").text)
+        r = c.post("/library/tags", data={"paper_id": "2401.00001", "add": "x" * len(bib), "csrf_token": csrf})
+        assert r.status_code == 413
+        r = c.post("/library/import", data={"csrf_token": csrf}, files={"file": ("big.bib", bib)})
+        assert r.status_code == 200 and "300 entries" in r.text and "300 added as new papers" in r.text
+
+
+def test_follow_this_search_and_this_author(client: httpx.Client) -> None:
+    anon = client.get("/authors/Grace Hopper").text
+    assert "Log in to follow this author" in anon
+    signup(client)
+    page = client.get("/search?q=surface+codes").text
+    assert 'aria-pressed="false">Follow this search</button>' in page
+    r = client.post("/follows", data={"kind": "query", "value": "surface codes", "action": "add",
+                                      "csrf_token": csrf_from(page), "next": "/search?q=surface+codes"})
+    assert r.status_code == 303 and r.headers["location"] == "/search?q=surface+codes"
+    assert 'aria-pressed="true">Following this search</button>' in client.get("/search?q=surface+codes").text
+    author = client.get("/authors/Grace Hopper").text
+    r = client.post("/follows", data={"kind": "author", "value": "Grace Hopper", "csrf_token": csrf_from(author),
+                                      "next": "/authors/Grace%20Hopper"})
+    assert "Following this author" in client.get("/authors/Grace Hopper").text
+    fy = client.get("/foryou").text
+    assert "matches your saved search ‹surface codes›" in fy and "by Grace Hopper, whom you follow" in fy
+    assert "Follow this category" in client.get("/search?category=cs.LG").text
+    assert "follow-this" not in client.get("/search?category=not%20a%20category").text

@@ -56,8 +56,10 @@ def topic_of(p: Paper) -> str:
     return {"q-bio.BM": "protein", "cs.LG": "graph", "quant-ph": "quantum"}[p.categories[0]]
 
 
-def _open(tmp_path, embed: bool) -> Engine:
-    eng = open_engine(Settings(data_dir=tmp_path / "d", embedder="hashing-384"), "owner", upgrade=True)
+def _open(settings: Settings, embed: bool) -> Engine:
+    # the conftest's settings (a backend-marked module runs on SQLite and PostgreSQL)
+    settings.embedder = "hashing-384"
+    eng = open_engine(settings, "owner", upgrade=True)
     eng.store.upsert_many(corpus())
     eng.catch_up()
     if embed:
@@ -67,16 +69,16 @@ def _open(tmp_path, embed: bool) -> Engine:
 
 
 @pytest.fixture(params=["vectors", "keywords"])
-def eng(request, tmp_path) -> Iterator[Engine]:
-    e = _open(tmp_path, embed=request.param == "vectors")
+def eng(request, settings: Settings) -> Iterator[Engine]:
+    e = _open(settings, embed=request.param == "vectors")
     assert foryou.mode(e) == request.param
     yield e
     e.close()
 
 
 @pytest.fixture
-def vec_eng(tmp_path) -> Iterator[Engine]:
-    e = _open(tmp_path, embed=True)
+def vec_eng(settings: Settings) -> Iterator[Engine]:
+    e = _open(settings, embed=True)
     yield e
     e.close()
 

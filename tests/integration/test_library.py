@@ -31,8 +31,9 @@ KNOWN = [
 
 
 @pytest.fixture
-def eng(tmp_path) -> Engine:
-    e = open_engine(Settings(data_dir=tmp_path / "d", embedder="hashing-384"), "owner", upgrade=True)
+def eng(settings: Settings) -> Engine:
+    settings.embedder = "hashing-384"  # the conftest's settings: a backend-marked module runs on both stores
+    e = open_engine(settings, "owner", upgrade=True)
     e.store.upsert_many(KNOWN)
     e.catch_up()
     yield e

@@ -148,8 +148,7 @@ def library_import(
     tag: Annotated[list[str] | None, typer.Option("--tag", "-t", help="Add this tag to every entry.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Import a reference-manager export into NAME's library: entries are matched by arXiv id,
-    DOI, then title; unknown ones are added as papers; bad entries are reported one by one."""
+    """Import a BibTeX / Zotero export into NAME's library (matched by arXiv id, DOI, title)."""
     from papersift.accounts import AccountError, interests
     from papersift.ingest.library import FORMATS
 

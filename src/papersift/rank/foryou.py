@@ -60,6 +60,7 @@ SIMILAR_MIN = 0.3         # cosine (vectors) / normalised BM25 (keywords) to nam
 KEYWORD_PROFILE = 30      # positives used as BM25 queries in keyword mode
 TRENDING_TOP = 3          # "trending in X": among the top N trending candidates of category X
 TITLE_CHARS = 80
+SIM_BLOCK = 2_000_000     # candidate x positive similarities computed at once (8 MB of float32)
 
 
 @dataclass
@@ -114,9 +115,13 @@ def vector_scores(x: np.ndarray, pos: np.ndarray, neg: np.ndarray | None, model:
     the nearest neighbour is the surer signal); in cold start (``model`` None) that similarity
     alone. A near-duplicate (cosine > 0.8) of a thumbs-down paper counts half. Also returns, per
     candidate, the index of its nearest positive and that similarity (for the reason)."""
-    sims = x @ pos.T
-    best = sims.argmax(axis=1)
-    best_sim = sims[np.arange(len(x)), best]
+    best = np.zeros(len(x), dtype=np.int64)
+    best_sim = np.zeros(len(x), dtype=np.float32)
+    step = max(1, SIM_BLOCK // max(len(pos), 1))  # a big library: bounded memory, block by block
+    for i in range(0, len(x), step):
+        sims = x[i:i + step] @ pos.T
+        best[i:i + step] = sims.argmax(axis=1)
+        best_sim[i:i + step] = sims[np.arange(len(sims)), best[i:i + step]]
     nearest = np.clip(best_sim, 0.0, 1.0)
     if model is not None:
         a = len(pos) / (len(pos) + SHRINK)
@@ -296,7 +301,7 @@ def recommend(eng: Engine, user_id: int, *, since: datetime | None = None, limit
     cands = _candidates(eng, sig, since, now, include_trending, vec_mode, pos_vecs)
     if not cands:
         return []
-    papers = eng.store.get_many(cands)
+    papers = sql.briefs(db, cands)  # full papers are read for the picks only
     cands = [pk for pk in cands if pk in papers]
     if not cands:
         return []
@@ -339,16 +344,20 @@ def recommend(eng: Engine, user_id: int, *, since: datetime | None = None, limit
                 score[idx[h]] *= 0.5
 
     # 2. follows
+    wanted = {norm_name(f.value) for f in sig.follows if f.kind == "author"}
+    if wanted:  # one pass over the candidates' authors, whatever the number of author follows
+        for i, pk in enumerate(cands):
+            done: set[str] = set()
+            for a in papers[pk].authors:
+                n_a = norm_name(a)
+                if n_a in wanted and n_a not in done:
+                    done.add(n_a)
+                    score[i] += W_AUTHOR
+                    reasons[i].append(f"by {a}, whom you follow")
     for f in sig.follows:
         if f.kind == "author":
-            want = norm_name(f.value)
-            for i, pk in enumerate(cands):
-                for a in papers[pk].authors:
-                    if norm_name(a) == want:
-                        score[i] += W_AUTHOR
-                        reasons[i].append(f"by {a}, whom you follow")
-                        break
-        elif f.kind == "category":
+            continue
+        if f.kind == "category":
             for i, pk in enumerate(cands):
                 c = category_matches(f.value, papers[pk].categories)
                 if c:
@@ -365,20 +374,21 @@ def recommend(eng: Engine, user_id: int, *, since: datetime | None = None, limit
 
     # 3. trending prior
     if include_trending:
-        t = np.array([trending.score(papers[pk].upvotes + int(getattr(papers[pk], "source_upvotes", 0) or 0),
-                                     papers[pk].submitted_on_daily_at or papers[pk].published
-                                     or papers[pk].first_seen, now) for pk in cands])
+        t = np.array([trending.score(papers[pk].votes, papers[pk].moment, now) for pk in cands])
         if t.max() > 0:
             t = t / t.max()
             score += W_TREND * t
             by_cat: dict[str, list[int]] = defaultdict(list)
             for i, pk in enumerate(cands):
-                if t[i] > 0 and papers[pk].primary_category:
-                    by_cat[papers[pk].primary_category or ""].append(i)
+                cat = papers[pk].primary_category
+                if t[i] > 0 and cat:
+                    by_cat[cat].append(i)
             for cat, members in by_cat.items():
                 for i in sorted(members, key=lambda i: -t[i])[:TRENDING_TOP]:
                     reasons[i].append(f"trending in {cat}")
 
     order = sorted((i for i in range(n) if reasons[i] and score[i] > 0),
                    key=lambda i: (-score[i], papers[cands[i]].id))
-    return [Pick(papers[cands[i]], round(float(score[i]), 4), reasons[i]) for i in order[:max(limit, 0)]]
+    chosen = order[:max(limit, 0)]
+    full = eng.store.get_many(cands[i] for i in chosen)
+    return [Pick(full[cands[i]], round(float(score[i]), 4), reasons[i]) for i in chosen if cands[i] in full]

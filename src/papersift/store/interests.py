@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -42,10 +42,10 @@ class SavedPaper:
 # -- follows -------------------------------------------------------------------------------------
 def add_follow(db: Database, user_id: int, kind: str, value: str, at: datetime) -> bool:
     """Follow (kind, value); True if it is new."""
-    with db.write() as conn:
-        res = conn.execute(dialect.insert_ignore(db.dialect, follows, ["user_id", "kind", "value"]).values(
-            user_id=user_id, kind=kind, value=value, created_at=at))
-    return bool(res.rowcount)
+    with db.write() as conn:  # RETURNING, not rowcount: with a serial key PostgreSQL's rowcount is not 0/1
+        got = conn.execute(dialect.insert_ignore(db.dialect, follows, ["user_id", "kind", "value"]).values(
+            user_id=user_id, kind=kind, value=value, created_at=at).returning(follows.c.id)).first()
+    return got is not None
 
 
 def remove_follow(db: Database, user_id: int, kind: str, value: str) -> bool:
@@ -202,9 +202,17 @@ def signals(db: Database, user_id: int) -> Signals:
     return Signals(lib, vts, fb, list_follows(db, user_id))
 
 
+def _shown() -> list[Any]:
+    """Conditions that leave hidden papers out (the ``deleted`` flag of a later migration, when the
+    store has it: papers withdrawn at their source are never recommended)."""
+    deleted = papers.c.get("deleted")
+    return [] if deleted is None else [deleted.is_not(True)]
+
+
 def window_pks(db: Database, since: datetime, limit: int) -> list[int]:
     """Papers new since ``since`` (first seen, or published on/after its day), newest pk first."""
-    q = (select(papers.c.pk).where(or_(papers.c.first_seen >= since, papers.c.published >= since.date()))
+    q = (select(papers.c.pk).where(or_(papers.c.first_seen >= since, papers.c.published >= since.date()),
+                                   *_shown())
          .order_by(desc(papers.c.pk)).limit(limit))
     with db.read() as conn:
         return [int(r[0]) for r in conn.execute(q)]
@@ -212,7 +220,7 @@ def window_pks(db: Database, since: datetime, limit: int) -> list[int]:
 
 def newest_pks(db: Database, limit: int) -> list[int]:
     """The most recently published papers (then most recently stored)."""
-    q = select(papers.c.pk).order_by(desc(papers.c.published), desc(papers.c.pk)).limit(limit)
+    q = select(papers.c.pk).where(*_shown()).order_by(desc(papers.c.published), desc(papers.c.pk)).limit(limit)
     with db.read() as conn:
         return [int(r[0]) for r in conn.execute(q)]
 
@@ -253,7 +261,7 @@ def recent_voted(db: Database, since: datetime, limit: int = 500) -> list[tuple[
     q = (select(papers.c.pk, papers.c.upvotes)
          .where(papers.c.upvotes > 0, or_(papers.c.first_seen >= since,
                                           and_(papers.c.submitted_on_daily_at.is_not(None),
-                                               papers.c.submitted_on_daily_at >= since)))
+                                               papers.c.submitted_on_daily_at >= since)), *_shown())
          .order_by(desc(papers.c.upvotes)).limit(limit))
     with db.read() as conn:
         return [(int(r.pk), int(r.upvotes)) for r in conn.execute(q)]
@@ -284,3 +292,36 @@ def find_pks(db: Database, arxiv_ids: list[str], dois: list[str], titles: list[s
                                   .where(papers.c.norm_title.in_(titles[i:i + CHUNK])).order_by(papers.c.pk)):
                 by_title.setdefault(str(r[0]), int(r[1]))
     return by_aid, by_doi, by_title
+
+
+@dataclass
+class Brief:
+    """What the ranker scores a candidate on (no abstract, links or sources: cheap to read)."""
+
+    pk: int
+    id: str
+    authors: list[str]
+    categories: list[str]
+    votes: int  # papersift upvotes + the source's, when the store has them
+    moment: datetime | date | None  # daily-feed moment: submitted, else published, else first seen
+
+    @property
+    def primary_category(self) -> str | None:
+        return self.categories[0] if self.categories else None
+
+
+def briefs(db: Database, pks: list[int]) -> dict[int, Brief]:
+    cols = [papers.c.pk, papers.c.id, papers.c.authors, papers.c.categories, papers.c.upvotes,
+            papers.c.submitted_on_daily_at, papers.c.published, papers.c.first_seen]
+    source = papers.c.get("source_upvotes")  # added by a later migration; counted when present
+    if source is not None:
+        cols.append(source)
+    out: dict[int, Brief] = {}
+    with db.read() as conn:
+        for i in range(0, len(pks), CHUNK):
+            for r in conn.execute(select(*cols).where(papers.c.pk.in_(pks[i:i + CHUNK]), *_shown())):
+                m = r._mapping
+                out[int(r.pk)] = Brief(int(r.pk), r.id, list(r.authors or []), list(r.categories or []),
+                                       int(r.upvotes or 0) + int(m.get("source_upvotes") or 0),
+                                       r.submitted_on_daily_at or r.published or r.first_seen)
+    return out

@@ -115,7 +115,8 @@ def create_app(settings: Settings) -> FastAPI:
         app.add_exception_handler(exc_class, store_unavailable)
 
     # added before security_headers, so it runs inside it: a 413 carries the same headers
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, respond=http_error)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, respond=http_error,
+                       per_path=library.import_limits(settings))
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
@@ -164,16 +165,18 @@ class BodyLimit:
     looked up. A body without a length (chunked) is counted as it streams and stops with the same
     413 at the first byte over the limit, before anything parses it."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, respond: Responder) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, respond: Responder,
+                 per_path: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.respond = respond  # renders an HTTPException the way the app's handler does
+        self.per_path = per_path or {}  # exact paths with a limit of their own (uploads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.max_bytes
+        limit = self.per_path.get(scope.get("path", ""), self.max_bytes)
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 try:
@@ -181,7 +184,7 @@ class BodyLimit:
                 except ValueError:
                     too_big = False  # the server (h11 / httptools) refuses a malformed length
                 if too_big:
-                    await self._reject(scope, receive, send)
+                    await self._reject(scope, receive, send, limit)
                     return
         seen = 0
         started = False
@@ -206,12 +209,12 @@ class BodyLimit:
         except BodyTooLarge:
             if started:
                 raise
-            await self._reject(scope, receive, send)
+            await self._reject(scope, receive, send, limit)
 
-    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _reject(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         request = Request(scope, receive)
         request.state.session = None  # the error page must not look the session up
-        response = await self.respond(request, BodyTooLarge(self.max_bytes))
+        response = await self.respond(request, BodyTooLarge(limit))
         response.headers["Connection"] = "close"  # the unread body is not drained
         await response(scope, receive, send)
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from papersift.accounts import AccountError, User, interests
+from papersift.config import Settings
 from papersift.models import Paper
 from papersift.store import interests as sql
 from papersift.web import deps
@@ -28,7 +29,7 @@ from papersift.web.render import render
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/v1", tags=["interests"])
-MAX_IMPORT_BYTES = 20 * 1024 * 1024
+IMPORT_PATHS = ("/library/import", "/api/v1/library/import")
 
 # -- the card partial's view of the current request ----------------------------------------------------
 _SCOPE: ContextVar[Scope | None] = ContextVar("papersift_request_scope", default=None)
@@ -66,9 +67,40 @@ def interest_state(p: Paper) -> dict[str, Any]:
             "feedback": sql.feedback_on(db, user.id, [p.pk]).get(p.pk, 0), "here": here}
 
 
+def follow_state(kind: str, value: str) -> dict[str, Any]:
+    """For a "Follow" button: {"user": logged in?, "following": bool, "kind", "value", "here"}."""
+    scope = _SCOPE.get()
+    out: dict[str, Any] = {"user": False, "following": False, "kind": kind, "value": (value or "").strip(),
+                           "here": "/"}
+    if scope is None or not out["value"]:
+        return out
+    request = Request(scope)
+    query = request.url.query
+    out["here"] = deps.safe_next(request.url.path + (f"?{query}" if query else ""))
+    user = deps.current_user(request)
+    if user is None:
+        return out
+    out["user"] = True
+    try:
+        k, v = interests.clean_follow(kind, out["value"])
+    except AccountError:
+        out["value"] = ""  # not something one can follow (e.g. a malformed category): no button
+        return out
+    out["kind"], out["value"] = k, v
+    out["following"] = any(f.kind == k and f.value == v for f in sql.list_follows(deps.db(request), user.id))
+    return out
+
+
+def import_limits(settings: Settings) -> dict[str, int]:
+    """The request body limit of the import uploads (``PAPERSIFT_MAX_IMPORT_BYTES``, 20 MiB): a
+    reference manager's export is larger than the 1 MiB other requests may send."""
+    return dict.fromkeys(IMPORT_PATHS, max(settings.max_import_bytes, settings.max_body_bytes))
+
+
 def install(app: FastAPI, env: Environment) -> None:
     """Register the routes, the card partial's globals and its middleware (one line in app.py)."""
     env.globals["interest_state"] = interest_state
+    env.globals["follow_state"] = follow_state
     app.add_middleware(_RequestScope)
     app.include_router(api)
     app.include_router(router)
@@ -188,16 +220,17 @@ def library_bib(request: Request, tag: str = ""):
     return _bibtex_response(request, user, tag)
 
 
-async def _save_upload(upload: UploadFile) -> Path:
-    suffix = Path(upload.filename or "library").suffix[:10]
+async def _save_upload(request: Request, upload: UploadFile) -> Path:
+    limit = request.app.state.settings.max_import_bytes
+    suffix = "".join(c for c in Path(upload.filename or "library").suffix[:10] if c.isalnum() or c == ".")
     with tempfile.NamedTemporaryFile(prefix="papersift-import-", suffix=suffix, delete=False) as fh:
         size = 0
         while chunk := await upload.read(1 << 20):
             size += len(chunk)
-            if size > MAX_IMPORT_BYTES:
+            if size > limit:
                 fh.close()
                 Path(fh.name).unlink(missing_ok=True)
-                raise HTTPException(413, f"the file is larger than {MAX_IMPORT_BYTES // (1 << 20)} MB")
+                raise HTTPException(413, f"the file is larger than {limit} bytes (PAPERSIFT_MAX_IMPORT_BYTES)")
             fh.write(chunk)
     return Path(fh.name)
 
@@ -209,7 +242,7 @@ async def import_form(request: Request, file: UploadFile, csrf_token: str = Form
     user = _form_user(request, csrf_token)
     if user is None:
         return login_redirect("/library")
-    path = await _save_upload(file)
+    path = await _save_upload(request, file)
     try:
         report = await run_in_threadpool(interests.import_library, deps.engine(request).store, user, path,
                                          "auto", tags)
@@ -367,7 +400,7 @@ async def api_import(request: Request, file: UploadFile, tags: str = Form("")):
     from starlette.concurrency import run_in_threadpool
 
     user = deps.require_api_user(request)
-    path = await _save_upload(file)
+    path = await _save_upload(request, file)
     try:
         report = await run_in_threadpool(interests.import_library, deps.engine(request).store, user, path,
                                          "auto", tags)
