@@ -153,7 +153,7 @@ def digest_settings(
     max_papers: Annotated[int | None, typer.Option("--max", help="Papers per digest (1-50).")] = None,
     trending: Annotated[bool | None, typer.Option("--trending/--no-trending",
                                                   help="Include trending papers.")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> None:
     """Show or change a user's digest settings."""
     from papersift.accounts import AccountError
