@@ -1,4 +1,10 @@
-"""The one schema (SQLAlchemy Core) shared by SQLite and PostgreSQL. Migrations live in migrations/."""
+"""The one schema (SQLAlchemy Core) shared by SQLite and PostgreSQL. Migrations live in migrations/.
+
+Portable types (migration 0005): ``Json`` is JSONB on PostgreSQL (JSON text on SQLite); ids and
+aliases are ``String(MAX_ID)``, DOIs ``String(MAX_DOI)`` (models.py cleans values to those widths, so
+PostgreSQL, which enforces them, never refuses a cleaned record); change numbers and byte sizes are
+BIGINT. SQLite ignores declared widths, so 0005 rewrites no SQLite table.
+"""
 
 from __future__ import annotations
 
@@ -19,28 +25,32 @@ from sqlalchemy import (
     Table,
     Text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
+
+from papersift.models import MAX_DOI, MAX_ID
 
 metadata = MetaData()
+Json = JSON().with_variant(JSONB(), "postgresql")
 
 papers = Table(
     "papers",
     metadata,
     Column("pk", Integer, primary_key=True, autoincrement=True),
-    Column("id", String(200), nullable=False, unique=True),
+    Column("id", String(MAX_ID), nullable=False, unique=True),
     Column("arxiv_id", String(64), unique=True),
-    Column("doi", String(300), index=True),
+    Column("doi", String(MAX_DOI), index=True),
     Column("norm_title", Text, nullable=False, index=True),
     Column("title", Text, nullable=False),
     Column("abstract", Text, nullable=False, default=""),
-    Column("authors", JSON, nullable=False),
-    Column("categories", JSON, nullable=False),
+    Column("authors", Json, nullable=False),
+    Column("categories", Json, nullable=False),
     Column("published", Date, index=True),
     Column("updated", Date),
     Column("version", Integer),
-    Column("links", JSON, nullable=False),
-    Column("sources", JSON, nullable=False),
+    Column("links", Json, nullable=False),
+    Column("sources", Json, nullable=False),
     Column("first_seen", DateTime, nullable=False, index=True),
-    Column("seq", Integer, nullable=False, index=True),  # store change counter, for index catch-up
+    Column("seq", BigInteger, nullable=False, index=True),  # store change counter, for index catch-up
     Column("upvotes", Integer, nullable=False, default=0),
     Column("submitted_by", String(100)),
     Column("submitted_on_daily_at", DateTime, index=True),
@@ -49,7 +59,7 @@ papers = Table(
 paper_aliases = Table(
     "paper_aliases",
     metadata,
-    Column("alias", String(200), primary_key=True),
+    Column("alias", String(MAX_ID), primary_key=True),
     Column("pk", Integer, ForeignKey("papers.pk", ondelete="CASCADE"), nullable=False),
 )
 
@@ -65,7 +75,7 @@ ingest_files = Table(
     metadata,
     Column("path", Text, primary_key=True),
     Column("sha256", String(64), nullable=False),
-    Column("size", Integer, nullable=False),
+    Column("size", BigInteger, nullable=False),
     Column("format", String(40), nullable=False),
     Column("records", Integer, nullable=False, default=0),
     Column("rejected", Integer, nullable=False, default=0),
