@@ -54,6 +54,9 @@ papers = Table(
     Column("upvotes", Integer, nullable=False, default=0),
     Column("submitted_by", String(100)),
     Column("submitted_on_daily_at", DateTime, index=True),
+    Index("ix_papers_submitted_by", "submitted_by"),
+    # plus ix_papers_daily_moment (migration 0004): an expression index whose text differs by dialect
+    # (store/feeds.py moment_sql), so it lives in the migration only
 )
 
 paper_aliases = Table(
