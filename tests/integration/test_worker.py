@@ -352,3 +352,38 @@ def test_vectors_of_an_older_data_dir_are_imported_not_embedded_again(tmp_path: 
         assert "run" not in json.loads(state_path.read_text())
     finally:
         eng.close()
+
+
+def test_every_host_follows_the_change_log_into_its_own_indexes(tmp_path: Path, backend: str,
+                                                                 db_url: str) -> None:
+    """Two data dirs on one PostgreSQL (two app hosts): a paper written by any process becomes
+    searchable on both, each host's worker indexing its own files under its own lease, with no
+    manual step; the store-wide embed job still runs once."""
+    if backend != "postgres":
+        pytest.skip("a SQLite database belongs to one data dir")
+    from papersift.jobs.registry import builtin_jobs
+    from papersift.jobs.worker import lease_name
+    from papersift.search.service import search
+
+    hosts = [Settings(data_dir=tmp_path / f"host{i}", database_url=db_url, embedder="hashing-384") for i in (1, 2)]
+    writer = open_engine(hosts[0], "reader", upgrade=True)  # e.g. an ingest beside host 1's worker
+    writer.store.upsert_many(papers(0, 12, tag="zqshared"))
+    writer.close()
+    for s in hosts:
+        Worker(s).run(once=True)
+    index_jobs = {lease_name(s, builtin_jobs(s)[0]) for s in hosts}
+    assert len(index_jobs) == 2 and all(n.startswith("index@") for n in index_jobs)
+    db = Database(db_url)
+    try:
+        rows = {r.name: r for r in jobs_sql.all_jobs(db)}
+        assert all(rows[n].last_outcome == "ok" for n in index_jobs)
+        assert rows["embed"].runs == 1  # store-wide: the second host's worker found it done
+    finally:
+        db.close()
+    for s in hosts:
+        eng = open_engine(s, "reader")
+        try:
+            assert len(eng.lexical) == 12 and len(eng.semantic) == 12
+            assert len(search(eng, "zqshared paper 7", limit=3).hits) >= 1
+        finally:
+            eng.close()

@@ -85,15 +85,16 @@ def jobs(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = 
 def run_now(name: str) -> None:
     """Make a job due now (the worker picks it up within a second)."""
     from papersift.jobs.registry import jobs_for
+    from papersift.jobs.worker import lease_name
     from papersift.store import jobs as sql
 
-    known = [j.name for j in jobs_for(state.settings)]
+    known = {j.name: j for j in jobs_for(state.settings)}
     if name not in known:
         err.print(f"no job named {name!r}; jobs: {', '.join(known)}")
         raise typer.Exit(1)
     eng = open_engine()
     try:
-        sql.ensure(eng.db, [name])
+        sql.ensure(eng.db, [lease_name(state.settings, known[name])])
         sql.request_run(eng.db, name)
     finally:
         eng.close()
