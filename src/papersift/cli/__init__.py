@@ -5,7 +5,7 @@
 ``serve``, ``db`` (db upgrade / status), ``worker`` (worker, jobs), ``users`` (user create / list).
 """
 
-from papersift.cli import db, eval, index, ingest, query, serve, users, worker  # noqa: F401  (registers)
+from papersift.cli import db, eval, index, ingest, migrate, query, serve, users, worker  # noqa: F401  (registers)
 from papersift.cli.common import app
 
 __all__ = ["app"]
