@@ -36,6 +36,19 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("backend", BACKENDS, indirect=True)
 
 
+NO_PG = "no PostgreSQL here"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    """Every [postgres] test skipped for want of PostgreSQL reports one location, so the summary
+    folds them into ONE line ("SKIPPED [N] tests/conftest.py: no PostgreSQL here ...")."""
+    rep: pytest.TestReport = yield
+    if rep.skipped and isinstance(rep.longrepr, tuple) and NO_PG in str(rep.longrepr[2]):
+        rep.longrepr = (__file__, 0, rep.longrepr[2])
+    return rep
+
+
 @pytest.fixture
 def backend(request: pytest.FixtureRequest) -> str:
     """"sqlite" (the default) or "postgres" (modules marked ``backends`` run both)."""
@@ -50,7 +63,7 @@ def pg_cluster() -> Iterator[PgCluster]:
     except PgUnavailable as e:
         if require_postgres():
             pytest.fail(f"PAPERSIFT_REQUIRE_POSTGRES is set but PostgreSQL cannot start: {e}", pytrace=False)
-        pytest.skip(f"no PostgreSQL here ({e}); the [postgres] tests run in CI")
+        pytest.skip(f"{NO_PG} ({e}); the [postgres] tests run in CI")
     yield cluster
     cluster.stop()
 

@@ -37,7 +37,9 @@ class PgUnavailable(RuntimeError):
 
 def find_bindir() -> Path | None:
     env = os.environ.get("PAPERSIFT_PG_BIN")
-    candidates: list[str] = [env] if env else []
+    if env:  # the one place to look (a wrong one means: no PostgreSQL)
+        return Path(env) if (Path(env) / "initdb").exists() and (Path(env) / "pg_ctl").exists() else None
+    candidates: list[str] = []
     if shutil.which("pg_config"):
         try:
             out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, timeout=10)

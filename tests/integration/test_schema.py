@@ -55,10 +55,9 @@ def test_migrated_schema_equals_the_models(empty_db_url: str, backend: str) -> N
         db.close()
 
 
-def test_postgres_columns_have_the_portable_types(empty_db_url: str, backend: str) -> None:
-    if backend != "postgres":
-        pytest.skip("PostgreSQL enforces declared types; SQLite does not")
-    db = Database(empty_db_url)
+def test_postgres_columns_have_the_portable_types(pg_empty_url: str) -> None:
+    """PostgreSQL enforces declared types (SQLite does not): they are the portable ones."""
+    db = Database(pg_empty_url)
     try:
         db.upgrade()
         cols = {(t, c["name"]): c["type"] for t in ("papers", "paper_aliases", "ingest_files")

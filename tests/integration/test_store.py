@@ -49,11 +49,11 @@ def test_every_write_takes_the_next_change_number(engine):
     assert engine.store.max_seq() == second.seq
 
 
-def test_sqlite_runs_in_wal_mode(engine, backend):
-    if backend != "sqlite":
-        pytest.skip("SQLite only")
-    with engine.store.engine.connect() as conn:
+def test_sqlite_runs_in_wal_mode(tmp_path):
+    store = open_store(f"sqlite:///{tmp_path / 'wal.db'}", upgrade=True)
+    with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    store.close()
 
 
 def test_upsert_is_idempotent(engine):
