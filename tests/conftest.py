@@ -32,7 +32,11 @@ def require_postgres() -> bool:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("backends"):
+    if not metafunc.definition.get_closest_marker("backends"):
+        return
+    if "e2e_backend" in metafunc.fixturenames:  # live servers: one per module and backend
+        metafunc.parametrize("e2e_backend", BACKENDS, indirect=True, scope="module")
+    elif "backend" in metafunc.fixturenames:
         metafunc.parametrize("backend", BACKENDS, indirect=True)
 
 

@@ -129,11 +129,12 @@ class PgCluster:
         finally:
             db.close()
 
-    def create_database(self, migrated: bool = True) -> str:
-        """A fresh database (migrated from the template, or empty); returns its URL."""
+    def create_database(self, migrated: bool = True, template: str | None = None) -> str:
+        """A fresh database (a copy of ``template``, else migrated, else empty); returns its URL."""
         name = f"t{os.getpid()}_{next(self._names)}"
+        source = template or (TEMPLATE if migrated else "template0")
         with self._admin() as con:
-            con.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE if migrated else 'template0'}")
+            con.execute(f"CREATE DATABASE {name} TEMPLATE {source}")
         return self.url(name)
 
     def drop_database(self, url: str) -> None:
