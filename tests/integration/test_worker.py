@@ -354,8 +354,7 @@ def test_vectors_of_an_older_data_dir_are_imported_not_embedded_again(tmp_path: 
         eng.close()
 
 
-def test_every_host_follows_the_change_log_into_its_own_indexes(tmp_path: Path, backend: str,
-                                                                 db_url: str) -> None:
+def test_every_host_follows_the_change_log_into_its_own_indexes(tmp_path: Path, pg_url: str) -> None:
     """Two data dirs on one PostgreSQL (two app hosts): a paper written by any process becomes
     searchable on both, each host's worker indexing its own files under its own lease, with no
     manual step; the store-wide embed job still runs once."""
@@ -365,6 +364,7 @@ def test_every_host_follows_the_change_log_into_its_own_indexes(tmp_path: Path, 
     from papersift.jobs.worker import lease_name
     from papersift.search.service import search
 
+    db_url = pg_url
     hosts = [Settings(data_dir=tmp_path / f"host{i}", database_url=db_url, embedder="hashing-384") for i in (1, 2)]
     writer = open_engine(hosts[0], "reader", upgrade=True)  # e.g. an ingest beside host 1's worker
     writer.store.upsert_many(papers(0, 12, tag="zqshared"))

@@ -119,6 +119,37 @@ def merge(row: dict[str, Any], p: Paper) -> tuple[bool, bool]:
     return content_changed, row != before
 
 
+_JSON_COLUMNS = frozenset(("authors", "categories", "links", "sources"))
+
+
+def _copy_rows_pg(conn: Connection, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """PostgreSQL bulk insert through ``COPY … FROM STDIN`` (psycopg), about twice the speed of
+    multi-row ``INSERT … RETURNING``. The primary keys are drawn from the table's sequence first
+    (one ``nextval`` per row, in one statement), so the ids come back without RETURNING; inside
+    the batch's write transaction, which holds the change-counter lock, so batches never interleave
+    and a later change number always holds later keys. Values are the rows' own, adapted by psycopg
+    (JSON columns as JSONB); the column names come from the schema, never from input."""
+    import psycopg
+    from psycopg.types.json import Jsonb
+
+    cols = list(rows[0])
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    names = ", ".join(papers.c[c].name for c in ("pk", *cols))
+    sql = f"COPY papers ({names}) FROM STDIN"
+    try:
+        with raw.cursor() as cur:
+            cur.execute("SELECT nextval(pg_get_serial_sequence('papers', 'pk')) FROM generate_series(1, %s)",
+                        (len(rows),))
+            pks = [int(r[0]) for r in cur.fetchall()]
+            with cur.copy(sql) as copy:
+                for pk, r in zip(pks, rows, strict=True):
+                    copy.write_row([pk, *(Jsonb(r[c]) if c in _JSON_COLUMNS else r[c] for c in cols)])
+    except psycopg.Error as e:  # as SQLAlchemy would raise it (DataError, IntegrityError, ...)
+        raise DBAPIError.instance(sql, None, e, psycopg.Error) from e
+    return {str(r["id"]): pk for pk, r in zip(pks, rows, strict=True)}
+
+
 class SQLStore:
     """Papers and the ingest log in one SQL database (``db``); other tables have their own
     modules in store/ that take ``store.db``. The schema must be current (``Database.upgrade``)."""
@@ -264,6 +295,8 @@ class SQLStore:
         to the driver (5x faster than compiling 5,000 binds); values are stored exactly as
         SQLAlchemy's JSON/Date/DateTime types store and read them."""
         clean = [{k: v for k, v in r.items() if not k.startswith("_") and k != "pk"} for r in rows]
+        if self.db.dialect == "postgresql" and conn.dialect.driver == "psycopg":
+            return _copy_rows_pg(conn, clean)
         if not self.db.is_sqlite:
             got = conn.execute(papers.insert().returning(papers.c.id, papers.c.pk, sort_by_parameter_order=True),
                                clean)
