@@ -358,8 +358,6 @@ def test_every_host_follows_the_change_log_into_its_own_indexes(tmp_path: Path, 
     """Two data dirs on one PostgreSQL (two app hosts): a paper written by any process becomes
     searchable on both, each host's worker indexing its own files under its own lease, with no
     manual step; the store-wide embed job still runs once."""
-    if backend != "postgres":
-        pytest.skip("a SQLite database belongs to one data dir")
     from papersift.jobs.registry import builtin_jobs
     from papersift.jobs.worker import lease_name
     from papersift.search.service import search
