@@ -77,9 +77,17 @@ class ModeResult:
 
 
 def build_engine(coll: Collection, data_dir: Path, embed: bool,
-                 progress: Progress | None = None, embedder: str | None = None) -> Engine:
-    """Index the collection in ``data_dir`` (a private data dir: this process owns its indexes)."""
-    eng = open_engine(Settings(data_dir=data_dir, embedder=embedder), "owner", owner="eval", upgrade=True)
+                 progress: Progress | None = None, embedder: str | None = None,
+                 database_url: str | None = None) -> Engine:
+    """Index the collection in ``data_dir`` (a private data dir: this process owns its indexes),
+    with its store in a SQLite file there, or in ``database_url`` (an empty throwaway database:
+    never the deployment's, whatever PAPERSIFT_DATABASE_URL says)."""
+    url = database_url or f"sqlite:///{data_dir / 'papersift.db'}"
+    eng = open_engine(Settings(data_dir=data_dir, embedder=embedder, database_url=url), "owner", owner="eval",
+                      upgrade=True)
+    if database_url and eng.store.count():
+        eng.close()
+        raise ValueError(f"{eng.db.safe_url} already holds papers: eval needs an empty, throwaway database")
     batch: list[Paper] = []
     for p in read_corpus(coll.path):
         batch.append(p)
@@ -138,7 +146,8 @@ def write_trec_run(path: Path, results: list[ModeResult]) -> None:
 
 
 def evaluate(path: Path, modes: list[str], split: str = "test", run_file: Path | None = None,
-             keep: Path | None = None, progress: Progress | None = None) -> dict[str, object]:
+             keep: Path | None = None, progress: Progress | None = None,
+             database_url: str | None = None) -> dict[str, object]:
     bad = [m for m in modes if m not in MODES]
     if bad:
         raise ValueError(f"unknown mode(s) {bad}; choose from {', '.join(MODES)} or all")
@@ -146,7 +155,7 @@ def evaluate(path: Path, modes: list[str], split: str = "test", run_file: Path |
     with tempfile.TemporaryDirectory(prefix="papersift-eval-") as tmp:
         t0 = time.perf_counter()
         eng = build_engine(coll, keep or Path(tmp) / "data", embed=any(m != "lexical" for m in modes),
-                           progress=progress)
+                           progress=progress, database_url=database_url)
         index_s = time.perf_counter() - t0
         results = [run_mode(eng, coll, m) for m in modes]
         model = None

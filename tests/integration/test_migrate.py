@@ -121,3 +121,22 @@ def test_migrate_refuses_a_source_behind_the_schema(tmp_path: Path, pg_url: str)
     with restored_root_logger():
         res = runner.invoke(app, ["migrate", "--from", url, "--to", pg_url])
     assert res.exit_code == 1 and "db upgrade" in res.output
+
+
+def test_eval_on_postgres_equals_eval_on_sqlite(tmp_path: Path, pg_empty_url: str,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """`papersift eval --database-url` stores the collection in PostgreSQL: same metrics, every mode."""
+    from papersift.evaluate import evaluate
+    from tests.integration.test_evaluate import write_collection
+
+    monkeypatch.setenv("PAPERSIFT_EMBEDDER", "hashing-384")
+    monkeypatch.setenv("PAPERSIFT_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/never-used")
+    coll = write_collection(tmp_path / "coll")
+    modes = ["lexical", "semantic", "hybrid"]
+    on_sqlite = evaluate(coll, modes)  # the deployment's URL in the environment is never used
+    on_pg = evaluate(coll, modes, database_url=pg_empty_url)
+    strip = {m: {k: v for k, v in r.items() if k != "query_ms"} for m, r in on_sqlite["modes"].items()}
+    assert {m: {k: v for k, v in r.items() if k != "query_ms"} for m, r in on_pg["modes"].items()} == strip
+    assert on_pg["docs"] == on_sqlite["docs"] > 0
+    with pytest.raises(ValueError, match="empty"):  # never into a database that holds papers
+        evaluate(coll, ["lexical"], database_url=pg_empty_url)

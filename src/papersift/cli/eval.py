@@ -18,8 +18,12 @@ def eval_cmd(
     split: Annotated[str, typer.Option(help="qrels file to score (qrels/SPLIT.tsv).")] = "test",
     run: Annotated[Path | None, typer.Option(help="Write a TREC run file (qid Q0 docid rank score tag).")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    database_url: Annotated[str | None, typer.Option(
+        "--database-url", help="store the collection in this EMPTY throwaway database (e.g. a PostgreSQL one) "
+                               "instead of a SQLite file in the throwaway data dir")] = None,
 ) -> None:
-    """Index a judged collection in a throwaway data dir and score each search mode."""
+    """Index a judged collection in a throwaway data dir and score each search mode (never touches the
+    deployment's database, whatever PAPERSIFT_DATABASE_URL says)."""
     from papersift.evaluate import evaluate
     from papersift.search.service import MODES
 
@@ -31,7 +35,8 @@ def eval_cmd(
             bar.update(task, completed=done, total=total)
 
         try:
-            report = evaluate(collection, modes, split=split, run_file=run, progress=tick)
+            report = evaluate(collection, modes, split=split, run_file=run, progress=tick,
+                              database_url=database_url)
         except (FileNotFoundError, ValueError, ImportError) as e:
             err.print(f"[red]error:[/] {esc(str(e))}")
             raise typer.Exit(2) from None
