@@ -100,6 +100,15 @@ def test_two_ingests_on_two_hosts_unique_increasing_changes_and_searchable_every
                 assert len(eng.lexical) == 2 * n and eng.lexical.seq == by_seq[-1][0]
             finally:
                 eng.close()
+        # the documented bound: a paper committed on host 1 is found through host 2's web workers
+        # within PAPERSIFT_INDEX_EVERY (1 s here) + about 3 s; 10 s leaves room for a loaded machine
+        late = write_corpus(tmp_path / "late.jsonl", 300_000, 1, "late")
+        assert cli(hosts[0], "ingest", str(late), PAPERSIFT_DATABASE_URL=pg_url).returncode == 0
+        committed = time.monotonic()
+        with servers[1].client() as c:
+            while not c.get("/api/v1/search", params={"q": token(300_000), "mode": "lexical"}).json()["results"]:
+                assert time.monotonic() - committed < 10, "host 2 did not see host 1's paper within 10 s"
+                time.sleep(0.1)
     finally:
         for w in workers:
             w.terminate()
