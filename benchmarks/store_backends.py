@@ -25,9 +25,10 @@ from papersift.models import Paper
 from papersift.store import feeds, open_store
 from papersift.store import stats as stats_sql
 
-WORDS = ("graph neural attention sparse transformer diffusion retrieval language model quantum error surface "
-         "code protein folding kernel bayesian inference robust optimal transport policy gradient vision "
-         "contrastive federated privacy causal benchmark").split()
+WORDS = ["graph", "neural", "attention", "sparse", "transformer", "diffusion", "retrieval", "language", "model",
+         "quantum", "error", "surface", "code", "protein", "folding", "kernel", "bayesian", "inference", "robust",
+         "optimal", "transport", "policy", "gradient", "vision", "contrastive", "federated", "privacy", "causal",
+         "benchmark"]
 
 
 def papers(n: int, seed: int = 0) -> list[Paper]:
