@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import JSON, bindparam, func, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
@@ -119,7 +119,7 @@ def merge(row: dict[str, Any], p: Paper) -> tuple[bool, bool]:
     return content_changed, row != before
 
 
-_JSON_COLUMNS = frozenset(("authors", "categories", "links", "sources"))
+_JSON_COLUMNS = frozenset(c.name for c in papers.columns if isinstance(c.type, JSON))  # from the schema
 
 
 def _copy_rows_pg(conn: Connection, rows: list[dict[str, Any]]) -> dict[str, int]:
