@@ -11,6 +11,7 @@ from sqlalchemy import JSON, BigInteger, Integer, String, inspect, text
 
 from papersift.store import Database
 from papersift.store.schema import metadata
+from tests.conftest import make_paper
 
 pytestmark = pytest.mark.backends
 
@@ -67,3 +68,39 @@ def test_postgres_columns_have_the_portable_types(pg_empty_url: str) -> None:
     assert type(cols["papers", "authors"]).__name__ == "JSONB"
     assert cols["papers", "id"].length == 512 and cols["paper_aliases", "alias"].length == 512
     assert isinstance(cols["ingest_files", "size"], BigInteger) and isinstance(cols["papers", "seq"], BigInteger)
+
+
+def test_postgres_upgrade_from_0004_keeps_the_rows(pg_empty_url: str) -> None:
+    """0005 on a PostgreSQL database with data: JSON becomes JSONB value for value, sizes BIGINT."""
+    from pathlib import Path
+
+    from alembic import command
+    from alembic.config import Config
+
+    from papersift.store import open_store
+    from papersift.store.db import MIGRATIONS
+
+    db = Database(pg_empty_url)
+    try:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        with db.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0004")
+        with db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO papers (id, norm_title, title, abstract, authors, categories, links, "
+                              "sources, first_seen, seq, upvotes) VALUES ('x1', 'a b c', 'A b c', '', '[\"Ada\"]', "
+                              "'[\"cs.LG\"]', '{\"abs\": \"u\"}', '[\"t\"]', now(), 1, 0)"))
+        assert db.upgrade() is True and db.revision() == "0005"
+    finally:
+        db.close()
+    store = open_store(pg_empty_url)
+    try:
+        p = store.get("x1")
+        assert p is not None and (p.authors, p.categories, p.links) == (["Ada"], ["cs.LG"], {"abs": "u"})
+        big = Path(__file__)
+        store.mark_file(big, "0" * 64, "jsonl", 1, 0)
+        assert store.file_done(big, "0" * 64)
+        assert store.upsert_many([make_paper(1, arxiv_id=None, id="y" * 512)]).new == 1  # 512 characters fit
+    finally:
+        store.close()
