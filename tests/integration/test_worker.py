@@ -188,9 +188,12 @@ def test_lexical_only_data_dir_never_loads_the_model(tmp_path: Path) -> None:
         eng.close()
 
 
-def test_worker_runs_index_and_embed_jobs_and_logs_one_line_each(tmp_path: Path,
+def test_worker_runs_index_and_embed_jobs_and_logs_one_line_each(settings: Settings,
                                                                  caplog: pytest.LogCaptureFixture) -> None:
-    settings = Settings(data_dir=tmp_path / "d", embedder="hashing-384")
+    from papersift.jobs.registry import builtin_jobs
+    from papersift.jobs.worker import lease_name
+
+    settings.embedder = "hashing-384"
     eng = open_engine(settings, "reader", upgrade=True)
     eng.store.upsert_many(papers(0, 40))
     eng.close()
@@ -201,7 +204,9 @@ def test_worker_runs_index_and_embed_jobs_and_logs_one_line_each(tmp_path: Path,
         assert len(eng.lexical) == 40
         assert len(eng.semantic) == 40
         rows = {r.name: r for r in jobs_sql.all_jobs(eng.db)}
-        assert rows["index"].last_outcome == "ok" and rows["embed"].last_outcome == "ok"
+        index_row = lease_name(settings, builtin_jobs(settings)[0])  # "index" (SQLite), "index@host:dir" (PG)
+        assert index_row == "index" or (settings.database_url and index_row.startswith("index@"))
+        assert rows[index_row].last_outcome == "ok" and rows["embed"].last_outcome == "ok"
         assert "embedded 40 papers" in rows["embed"].last_detail
     finally:
         eng.close()
@@ -213,8 +218,7 @@ def test_worker_runs_index_and_embed_jobs_and_logs_one_line_each(tmp_path: Path,
 
 
 def test_a_failing_job_is_recorded_with_its_traceback_and_the_worker_goes_on(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    settings = Settings(data_dir=tmp_path / "d")
+        settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
 
     def broken(_ctx: object) -> Result:
         raise ValueError("no such feed")
