@@ -114,3 +114,39 @@ def test_two_ingests_on_two_hosts_unique_increasing_changes_and_searchable_every
             w.terminate()
         for w in workers:
             w.wait(timeout=30)
+
+
+def test_vectors_embedded_on_one_host_reach_another_hosts_web_workers(tmp_path: Path, pg_url: str,
+                                                                      start_server) -> None:
+    """`papersift embed` on host 2 writes vectors to PostgreSQL; host 1's worker follows them into
+    host 1's vector index (embedding nothing again) and its web workers answer semantic queries."""
+    host1, host2 = tmp_path / "host1", tmp_path / "host2"
+    corpus = write_corpus(tmp_path / "seed.jsonl", 900_000, 300, "seed")
+    assert cli(host1, "ingest", str(corpus), PAPERSIFT_DATABASE_URL=pg_url).returncode == 0
+    server = start_server(host1, workers=2, PAPERSIFT_DATABASE_URL=pg_url)
+    worker = None
+    try:
+        with server.client() as c:
+            q = f"Paper {token(900_005)} on sparse attention for graph data 900005"
+            before = c.get("/api/v1/search", params={"q": q, "mode": "semantic"}).json()
+            assert "Semantic index is empty" in before["message"]
+            r = cli(host2, "embed", PAPERSIFT_DATABASE_URL=pg_url)  # the vectors land in PostgreSQL
+            assert r.returncode == 0 and "embedded 300 papers" in r.stdout, r.stdout + r.stderr
+            written = pg_rows(pg_url, "SELECT count(*), max(seq) FROM embeddings")[0]
+            worker = spawn(host1, "worker", log=tmp_path / "worker1.log", PAPERSIFT_DATABASE_URL=pg_url,
+                           PAPERSIFT_INDEX_EVERY="1")
+            deadline = time.monotonic() + 30
+            while True:
+                res = c.get("/api/v1/search", params={"q": q, "mode": "semantic", "limit": 3}).json()
+                if res["mode"] == "semantic" and res["results"] and not res["message"]:
+                    break
+                assert time.monotonic() < deadline, res
+                time.sleep(0.2)
+            assert res["results"][0]["paper"]["title"].startswith(f"Paper {token(900_005)} ")
+        worker.terminate()
+        assert worker.wait(timeout=30) == 0
+        assert written[0] == 300
+        assert pg_rows(pg_url, "SELECT count(*), max(seq) FROM embeddings")[0] == written  # nothing embedded again
+    finally:
+        if worker is not None and worker.poll() is None:
+            worker.kill()
