@@ -25,6 +25,9 @@ from tests.pg import PgCluster, PgUnavailable, start_cluster
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BACKENDS = ("sqlite", "postgres")
+# a deployment's settings in the shell must never reach the tests (they would write to its database)
+for _var in ("PAPERSIFT_DATABASE_URL", "PAPERSIFT_SECRET_KEY"):
+    os.environ.pop(_var, None)
 
 
 def require_postgres() -> bool:
