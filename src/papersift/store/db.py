@@ -80,7 +80,8 @@ def make_engine(url: str, read_only: bool = False) -> Engine:
     sets ``query_only``; PostgreSQL sessions get ``default_transaction_read_only``."""
     if not url.startswith("sqlite"):
         args = {"options": "-c default_transaction_read_only=on"} if read_only else {}
-        return create_engine(url, pool_pre_ping=True, pool_timeout=POOL_TIMEOUT, connect_args=args)
+        return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW,
+                             pool_timeout=POOL_TIMEOUT, connect_args=args)
     path = make_url(url).database
     pool: dict[str, Any] = {}
     if path and path != ":memory:" and not path.startswith("file:"):
