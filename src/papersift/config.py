@@ -46,7 +46,7 @@ class Settings:
     """
 
     data_dir: Path = field(default_factory=default_data_dir)
-    database_url: str | None = None  # default: sqlite file in data_dir; postgresql://... later
+    database_url: str | None = None  # default: sqlite file in data_dir; PAPERSIFT_DATABASE_URL=postgresql+psycopg://
     secret_key: str | None = None
     embedder: str | None = None  # embedding model name; None = default (PAPERSIFT_EMBEDDER)
     # worker (papersift worker): seconds between runs of each job, lease length, loop tick
@@ -127,6 +127,8 @@ class Settings:
         self.data_dir = Path(self.data_dir).expanduser()
         self.database_url = self.database_url or os.environ.get("PAPERSIFT_DATABASE_URL")
         self.embedder = self.embedder or os.environ.get("PAPERSIFT_EMBEDDER") or None
+        # several app hosts on one database (PostgreSQL) must sign with one key: set it on each host
+        self.secret_key = self.secret_key or os.environ.get("PAPERSIFT_SECRET_KEY") or None
         if self.lease_seconds < 1:
             raise ValueError("lease_seconds must be at least 1")
 

@@ -86,12 +86,19 @@ class ModeResult:
 
 def build_engine(coll: Collection, data_dir: Path, embed: bool,
                  progress: Progress | None = None, embedder: str | None = None,
-                 cache_dir: Path | None = None) -> Engine:
-    """Index the collection in ``data_dir`` (a private data dir: this process owns its indexes).
+                 cache_dir: Path | None = None, database_url: str | None = None) -> Engine:
+    """Index the collection in ``data_dir`` (a private data dir: this process owns its indexes),
+    with its store in a SQLite file there, or in ``database_url`` (an empty throwaway database:
+    never the deployment's, whatever PAPERSIFT_DATABASE_URL says).
 
     Document vectors come from the vector cache in ``cache_dir`` (index/vector_cache.py) when it
     has them for this model and exact text; the rest are embedded and added to it."""
-    eng = open_engine(Settings(data_dir=data_dir, embedder=embedder), "owner", owner="eval", upgrade=True)
+    url = database_url or f"sqlite:///{data_dir / 'papersift.db'}"
+    eng = open_engine(Settings(data_dir=data_dir, embedder=embedder, database_url=url), "owner", owner="eval",
+                      upgrade=True)
+    if database_url and eng.store.count():
+        eng.close()
+        raise ValueError(f"{eng.db.safe_url} already holds papers: eval needs an empty, throwaway database")
     batch: list[Paper] = []
     for p in read_corpus(coll.path):
         batch.append(p)
@@ -162,7 +169,7 @@ def write_trec_run(path: Path, results: list[ModeResult]) -> None:
 
 def evaluate(path: Path, modes: list[str], split: str = "test", run_file: Path | None = None,
              keep: Path | None = None, progress: Progress | None = None, floor: bool = True,
-             cache_dir: Path | None = None) -> dict[str, object]:
+             cache_dir: Path | None = None, database_url: str | None = None) -> dict[str, object]:
     bad = [m for m in modes if m not in MODES]
     if bad:
         raise ValueError(f"unknown mode(s) {bad}; choose from {', '.join(MODES)} or all")
@@ -170,7 +177,7 @@ def evaluate(path: Path, modes: list[str], split: str = "test", run_file: Path |
     with tempfile.TemporaryDirectory(prefix="papersift-eval-") as tmp:
         t0 = time.perf_counter()
         eng = build_engine(coll, keep or Path(tmp) / "data", embed=any(m != "lexical" for m in modes),
-                           progress=progress, cache_dir=cache_dir)
+                           progress=progress, cache_dir=cache_dir, database_url=database_url)
         index_s = time.perf_counter() - t0
         results = [run_mode(eng, coll, m, floor=floor) for m in modes]
         model = None
@@ -214,12 +221,16 @@ def parse_splits(specs: list[str] | None, paths: list[Path]) -> dict[str, str]:
 
 def evaluate_many(paths: list[Path], modes: list[str], splits: dict[str, str] | None = None,
                   run_path: Path | None = None, progress: Progress | None = None, floor: bool = True,
-                  cache_dir: Path | None = None) -> dict[str, object]:
+                  cache_dir: Path | None = None, database_url: str | None = None) -> dict[str, object]:
     """``evaluate`` each collection on its split and average each mode's metrics over them.
+
+    ``database_url``: an empty throwaway database for the store (one collection only).
 
     ``run_path``: with one collection, the TREC run file; with several, a folder that gets one
     ``NAME.SPLIT.trec`` per collection."""
     splits = splits or parse_splits(None, paths)
+    if database_url and len(paths) > 1:
+        raise ValueError("--database-url takes one collection (each needs an empty database)")
     for p in paths:  # fail before indexing anything when a collection or a split is missing
         load_collection(p, splits[p.name])
     if run_path is not None and len(paths) > 1:
@@ -230,7 +241,7 @@ def evaluate_many(paths: list[Path], modes: list[str], splits: dict[str, str] | 
         if run_path is not None:
             run_file = run_path if len(paths) == 1 else run_path / f"{p.name}.{splits[p.name]}.trec"
         reports.append(evaluate(p, modes, split=splits[p.name], run_file=run_file, progress=progress,
-                                floor=floor, cache_dir=cache_dir))
+                                floor=floor, cache_dir=cache_dir, database_url=database_url))
     mean: dict[str, dict[str, float]] = {}
     for m in modes:
         per = [r["modes"][m] for r in reports]  # type: ignore[index]

@@ -25,7 +25,7 @@ MAX_ABSTRACT = 50_000
 MAX_AUTHORS = 2_000
 MAX_AUTHOR = 300
 # Column widths of the store (store/schema.py); PostgreSQL enforces them.
-MAX_ID = 200
+MAX_ID = 512  # papers.id, paper_aliases.alias
 MAX_ARXIV_ID = 64
 MAX_DOI = 300
 MAX_USER = 100

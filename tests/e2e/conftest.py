@@ -1,13 +1,16 @@
 """Real papersift servers (uvicorn in a thread, 127.0.0.1, free port), each over its own copy of a
 seeded temp data dir: one per test module (``live``), or one per test for tests that change papers
-(``fresh_live``)."""
+(``fresh_live``).
+
+Modules marked ``pytestmark = pytest.mark.backends`` run once on SQLite and once on PostgreSQL
+(``e2e_backend``, module-scoped): there the seeded database is a PostgreSQL template database and
+every server gets its own ``CREATE DATABASE … TEMPLATE`` copy beside its copy of the data dir."""
 
 from __future__ import annotations
 
 import re
 import shutil
 import socket
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -19,11 +22,14 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from sqlalchemy import select
 
 from papersift import accounts
 from papersift.config import Settings
 from papersift.engine import open_engine
 from papersift.models import Paper
+from papersift.store import Database
+from papersift.store.schema import papers
 from papersift.web.app import create_app
 
 HOSTILE_ID = "2401.00666"
@@ -66,10 +72,18 @@ class Live:
     data_dir: Path
 
 
-def build_seeded(data: Path) -> Path:
+class Seeded(type(Path())):  # type: ignore[misc]
+    """A seeded data dir (a Path, as before) and, on PostgreSQL, its template database URL and the
+    cluster that copies it."""
+
+    db_url: str | None = None
+    cluster: object | None = None
+
+
+def build_seeded(data: Path, db_url: str | None = None) -> Path:
     """The seeded data dir, built the way `papersift ingest` builds one (as index owner), then
     closed: the web app opens its engine as a reader."""
-    eng = open_engine(Settings(data_dir=data), "owner", owner="test-seed", upgrade=True)
+    eng = open_engine(Settings(data_dir=data, database_url=db_url), "owner", owner="test-seed", upgrade=True)
     try:
         eng.store.upsert_many(seed_papers())
         eng.catch_up()
@@ -80,18 +94,45 @@ def build_seeded(data: Path) -> Path:
     return data
 
 
-@pytest.fixture(scope="session")
-def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Built once per session; every server gets its own copy, so no test sees another's writes."""
-    return build_seeded(tmp_path_factory.mktemp("seeded") / "data")
+_SEEDED: dict[str, Seeded] = {}
+
+
+@pytest.fixture(scope="module")
+def e2e_backend(request: pytest.FixtureRequest) -> str:
+    """The module's backend: "sqlite", or both for modules marked ``backends`` (tests/conftest.py)."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture(scope="module")
+def seeded_template(e2e_backend: str, tmp_path_factory: pytest.TempPathFactory,
+                    request: pytest.FixtureRequest) -> Path:
+    """Built once per session and backend; every server gets its own copy, so no test sees another's writes."""
+    if e2e_backend not in _SEEDED:
+        where = tmp_path_factory.mktemp(f"seeded-{e2e_backend}") / "data"
+        if e2e_backend == "postgres":
+            cluster = request.getfixturevalue("pg_cluster")
+            url = cluster.create_database(migrated=True)
+            seeded = Seeded(build_seeded(where, url))
+            seeded.db_url, seeded.cluster = url, cluster
+        else:
+            seeded = Seeded(build_seeded(where))
+        _SEEDED[e2e_backend] = seeded
+    return _SEEDED[e2e_backend]
+
+
+def _db_url(data: Path, template: Path) -> str:
+    return getattr(template, "db_url", None) or f"sqlite:///{data / 'papersift.db'}"
 
 
 @contextmanager
 def serve(template: Path, where: Path) -> Iterator[Live]:
-    """A real server (uvicorn in a thread, 127.0.0.1, free port) over a private copy of ``template``."""
+    """A real server (uvicorn in a thread, 127.0.0.1, free port) over a private copy of ``template``
+    (data dir, and on PostgreSQL its database)."""
     data = where / "data"
     shutil.copytree(template, data)
-    settings = Settings(data_dir=data)
+    cluster = getattr(template, "cluster", None)
+    url = cluster.create_database(template=template.db_url.rsplit("/", 1)[1]) if cluster else None  # type: ignore[attr-defined]
+    settings = Settings(data_dir=data, database_url=url)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
                                            log_level="warning", access_log=False))
@@ -107,16 +148,20 @@ def serve(template: Path, where: Path) -> Iterator[Live]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        if cluster and url:
+            cluster.drop_database(url)  # type: ignore[attr-defined]
 
 
-def paper_state(data_dir: Path) -> list[tuple]:
+def paper_state(url: str) -> list[tuple]:
     """What the feeds depend on: every paper's votes and daily-feed submission."""
-    con = sqlite3.connect(f"file:{data_dir / 'papersift.db'}?mode=ro", uri=True)
+    db = Database(url, read_only=True)
     try:
-        return con.execute("select id, upvotes, submitted_by, submitted_on_daily_at, seq from papers "
-                           "order by id").fetchall()
+        with db.read() as conn:
+            return [tuple(r) for r in conn.execute(
+                select(papers.c.id, papers.c.upvotes, papers.c.submitted_by, papers.c.submitted_on_daily_at,
+                       papers.c.seq).order_by(papers.c.id))]
     finally:
-        con.close()
+        db.close()
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +171,8 @@ def live(seeded_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     (checked when the module ends); those take ``fresh_live``."""
     with serve(seeded_template, tmp_path_factory.mktemp("live")) as lv:
         yield lv
-    assert paper_state(lv.data_dir) == paper_state(seeded_template), \
+        after = paper_state(lv.settings.db_url)
+    assert after == paper_state(_db_url(seeded_template, seeded_template)), \
         "a test changed papers on the shared module server: give it fresh_live / fresh_client"
 
 

@@ -7,6 +7,7 @@ import pytest
 from tests.e2e.conftest import HOSTILE_ID
 
 hf = pytest.importorskip("huggingface_hub")
+pytestmark = pytest.mark.backends
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ import pytest
 
 from tests.e2e.conftest import csrf_from, signup, unique_name
 
+pytestmark = pytest.mark.backends
+
 
 def test_daily_page_by_day_week_month(client: httpx.Client) -> None:
     r = client.get("/daily", params={"date": "2024-01-02"})

@@ -14,6 +14,8 @@ from papersift.rank import daily as feeds
 from papersift.store.schema import api_tokens, papers, sessions, users
 from tests.conftest import make_paper
 
+pytestmark = pytest.mark.backends
+
 
 @pytest.fixture
 def db(engine):

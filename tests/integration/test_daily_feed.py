@@ -5,11 +5,15 @@ from __future__ import annotations
 import random
 from datetime import date, datetime, timedelta
 
+import pytest
+
 from papersift.accounts import create_user, set_vote
 from papersift.engine import Engine
 from papersift.models import Paper
 from papersift.rank import daily, trending
 from papersift.store import feeds as feeds_sql
+
+pytestmark = pytest.mark.backends
 
 
 def test_paged_trending_and_newest_equal_the_full_sort(engine: Engine) -> None:

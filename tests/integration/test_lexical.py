@@ -7,6 +7,8 @@ from papersift.models import Paper
 from papersift.search.service import search
 from tests.conftest import make_paper
 
+pytestmark = pytest.mark.backends
+
 
 @pytest.fixture
 def filled(engine):

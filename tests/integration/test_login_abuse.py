@@ -26,6 +26,7 @@ from papersift.web.app import create_app
 from papersift.web.deps import client_ip
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+pytestmark = pytest.mark.backends
 
 
 def attempts(db: Any, **where: str) -> int:

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from papersift.cli import app
@@ -20,8 +21,9 @@ from tests.conftest import FIXTURES
 runner = CliRunner()
 
 
-def cli(data: Path, *args: str):
-    return runner.invoke(app, ["--data-dir", str(data), *args])
+def cli(data: Path, *args: str, url: str | None = None):
+    """``url``: the store's database (PostgreSQL), else the data dir's SQLite file."""
+    return runner.invoke(app, ["--data-dir", str(data), *args], env={"PAPERSIFT_DATABASE_URL": url})
 
 
 def write_jsonl(path: Path, n: int) -> None:
@@ -33,31 +35,33 @@ def write_jsonl(path: Path, n: int) -> None:
                                  "published": "2021-01-15"}) + "\n")
 
 
-def test_ingest_seed_pages_and_snapshot(tmp_path):
-    data = tmp_path / "d"
-    res = cli(data, "ingest", str(FIXTURES / "seeds"), "--json")
+@pytest.mark.backends
+def test_ingest_seed_pages_and_snapshot(settings):
+    data, url = settings.data_dir, settings.database_url
+    res = cli(data, "ingest", str(FIXTURES / "seeds"), "--json", url=url)
     assert res.exit_code == 0, res.output
     summary = json.loads(res.stdout)
     assert summary["new"] == 566 and summary["rejected"] == 0
     assert summary["duplicate"] == summary["read"] - 566
-    snap = cli(data, "ingest", str(FIXTURES / "arxiv" / "arxiv-metadata-oai-snapshot.json"), "--json")
+    snap = cli(data, "ingest", str(FIXTURES / "arxiv" / "arxiv-metadata-oai-snapshot.json"), "--json", url=url)
     assert json.loads(snap.stdout)["new"] == 200
-    stats = json.loads(cli(data, "stats", "--json").stdout)
+    stats = json.loads(cli(data, "stats", "--json", url=url).stdout)
     assert stats["papers"] == 766 and stats["lexical_docs"] == 766
-    again = json.loads(cli(data, "ingest", str(FIXTURES / "seeds"), "--json").stdout)
+    again = json.loads(cli(data, "ingest", str(FIXTURES / "seeds"), "--json", url=url).stdout)
     assert again["skipped_files"] == 5 and again["new"] == 0
 
 
-def test_search_show_and_json_output(tmp_path):
-    data = tmp_path / "d"
-    cli(data, "ingest", str(FIXTURES / "arxiv" / "arxiv-metadata-oai-snapshot.json"))
-    out = json.loads(cli(data, "search", "neutrino", "--json", "--limit", "3").stdout)
+@pytest.mark.backends
+def test_search_show_and_json_output(settings):
+    data, url = settings.data_dir, settings.database_url
+    cli(data, "ingest", str(FIXTURES / "arxiv" / "arxiv-metadata-oai-snapshot.json"), url=url)
+    out = json.loads(cli(data, "search", "neutrino", "--json", "--limit", "3", url=url).stdout)
     assert set(out) >= {"query", "mode", "total", "results"} and out["total"] > 0
     first = out["results"][0]["paper"]
-    shown = json.loads(cli(data, "show", first["id"], "--json").stdout)
+    shown = json.loads(cli(data, "show", first["id"], "--json", url=url).stdout)
     assert shown["title"] == first["title"]
-    assert cli(data, "show", "0000.00000").exit_code == 1
-    filtered = json.loads(cli(data, "search", "", "--category", "hep-ph", "--json", "--limit", "500").stdout)
+    assert cli(data, "show", "0000.00000", url=url).exit_code == 1
+    filtered = json.loads(cli(data, "search", "", "--category", "hep-ph", "--json", "--limit", "500", url=url).stdout)
     assert filtered["total"] > 0
     assert all(any(c.startswith("hep-ph") for c in r["paper"]["categories"]) for r in filtered["results"])
 

@@ -21,9 +21,13 @@ MODEL = "hashing-384"
 EMPTY_INDEX = "Semantic index is empty (run `papersift embed`); showing lexical results."
 
 
+pytestmark = pytest.mark.backends
+
+
 @pytest.fixture
-def hashed(tmp_path):
-    eng = open_engine(Settings(data_dir=tmp_path / "d", embedder=MODEL), "owner", upgrade=True)
+def hashed(settings):
+    settings.embedder = MODEL
+    eng = open_engine(settings, "owner", upgrade=True)
     yield eng
     eng.close()
 

@@ -59,7 +59,8 @@ def test_clean_text_drops_what_no_store_takes() -> None:
 
 
 def test_paper_cleans_every_field() -> None:
-    p = Paper(title="T\ud800itle", id="x\ud800" * 300, doi="10.1/" + "a" * 400, arxiv_id="a" * 100 + "/1234567v3",
+    p = Paper(title="T\ud800itle", id="x\ud800" * (MAX_ID + 100), doi="10.1/" + "a" * 400,
+              arxiv_id="a" * 100 + "/1234567v3",
               version=2**70, upvotes=2**70, submitted_by="u\ud800" * 200, links={"abs": "http://x\udc80"},
               categories=["cs\ud800.LG", "", "\ud800"], sources=["jsonl\x00"], authors=["\ud800", "Ada"])
     assert_storable(p)

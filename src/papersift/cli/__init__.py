@@ -10,6 +10,7 @@
 import papersift.cli.digest  # noqa: F401  (registers: digest send / preview / settings / feed)
 from papersift.cli import db, eval, index, ingest, interests, query, serve, users, worker  # noqa: F401  (registers)
 from papersift.cli import harvest as _harvest  # noqa: F401  (registers harvest arxiv|hf, fetch arxiv)
+from papersift.cli import migrate as _migrate  # noqa: F401  (registers migrate)
 from papersift.cli.common import app
 
 __all__ = ["app"]

@@ -28,6 +28,9 @@ def eval_cmd(
     no_floor: Annotated[bool, typer.Option(
         "--no-floor", help="Rank the whole semantic candidate pool (no similarity floor), to compare.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    database_url: Annotated[str | None, typer.Option(
+        "--database-url", help="Store the collection in this EMPTY throwaway database (e.g. a PostgreSQL one) "
+                               "instead of a SQLite file in the throwaway data dir; one collection only.")] = None,
 ) -> None:
     """Index judged collections in throwaway data dirs and score each search mode on each."""
     from papersift.evaluate import evaluate_many, parse_splits
@@ -45,7 +48,8 @@ def eval_cmd(
         try:
             splits = parse_splits(split, collections)
             report = evaluate_many(collections, modes, splits, run_path=run, progress=tick, floor=not no_floor,
-                                   cache_dir=cache)
+                                   cache_dir=cache,
+                                   database_url=database_url)
         except (FileNotFoundError, ValueError, ImportError) as e:
             err.print(f"[red]error:[/] {esc(str(e))}")
             raise typer.Exit(2) from None

@@ -86,15 +86,16 @@ def jobs(ctx: typer.Context,
 def run_now(name: Annotated[str, typer.Argument(help="The job's name, as `papersift jobs` lists it.")]) -> None:
     """Make a job due now (the worker picks it up within a second)."""
     from papersift.jobs.registry import jobs_for
+    from papersift.jobs.worker import lease_name
     from papersift.store import jobs as sql
 
-    known = [j.name for j in jobs_for(state.settings)]
+    known = {j.name: j for j in jobs_for(state.settings)}
     if name not in known:
         err.print(f"no job named {name!r}; jobs: {', '.join(known)}")
         raise typer.Exit(1)
     eng = open_engine()
     try:
-        sql.ensure(eng.db, [name])
+        sql.ensure(eng.db, [lease_name(state.settings, known[name])])
         sql.request_run(eng.db, name)
     finally:
         eng.close()

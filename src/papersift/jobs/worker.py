@@ -8,9 +8,11 @@ stop it after the job in progress reaches a safe point (embed stops between chun
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 from types import FrameType
@@ -22,6 +24,24 @@ from papersift.jobs.registry import Job, JobContext, Result, jobs_for
 from papersift.store import jobs as sql
 
 log = logging.getLogger(__name__)
+
+
+def host_key(settings: Settings) -> str:
+    """This data dir on this host, as a short stable name: ``hostname:hash of the data dir path``."""
+    path = str(settings.data_dir.expanduser().resolve())
+    return f"{socket.gethostname()[:40]}:{hashlib.sha1(path.encode()).hexdigest()[:8]}"
+
+
+def lease_name(settings: Settings, job: Job) -> str:
+    """The jobs-table row of ``job`` for this worker. A job that needs the index owner works on this
+    data dir's index files, so on a shared database (PostgreSQL: several hosts, each with its own
+    data dir and indexes) every data dir runs it under its own lease, ``index@host:dirhash``: each
+    host's worker follows the change log into its own indexes. On SQLite the database belongs to one
+    data dir and the name stays ``index``. Store-wide jobs (embed, harvest, digest) have one lease
+    per database, so they run once whatever the number of workers."""
+    if not job.needs_owner or settings.db_url.startswith("sqlite"):
+        return job.name
+    return f"{job.name}@{host_key(settings)}"
 
 
 class Worker:
@@ -47,7 +67,7 @@ class Worker:
     def run(self, once: bool = False) -> None:
         """Run until stopped (``once``: a single pass over the due jobs, for tests and cron)."""
         eng = self.engine = open_engine(self.settings, "reader", upgrade=True)
-        sql.ensure(eng.db, [j.name for j in self.jobs])
+        sql.ensure(eng.db, [lease_name(self.settings, j) for j in self.jobs])
         log.info("worker %s started: jobs %s", self.id, ", ".join(f"{j.name} every {j.every:g}s" for j in self.jobs))
         parent = int(os.environ.get("PAPERSIFT_PARENT_PID", "0") or 0)  # set by `serve --worker`
         try:
@@ -83,7 +103,8 @@ class Worker:
         """Run ``job`` if it is due and its lease is free. Returns its result, None if not run."""
         assert self.engine is not None
         ttl = self.settings.lease_seconds
-        with JobLease(self.engine.db, job.name, self.id, ttl, due_only=True, every=job.every) as lease:
+        name = lease_name(self.settings, job)
+        with JobLease(self.engine.db, name, self.id, ttl, due_only=True, every=job.every) as lease:
             if not lease.acquired:
                 return None
             ctx = JobContext(self.engine, self.settings, self.id,

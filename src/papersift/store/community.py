@@ -19,8 +19,10 @@ def set_vote(db: Database, user_id: int, paper_pk: int, up: bool, at: datetime) 
     double count or drift. Returns (user has voted now, paper's upvotes now)."""
     with db.write() as conn:
         if up:
-            changed = conn.execute(dialect.insert_ignore(db.dialect, votes, ["user_id", "paper_pk"]).values(
-                user_id=user_id, paper_pk=paper_pk, created_at=at)).rowcount
+            # the row inserted comes back through RETURNING (a DO NOTHING insert's rowcount is not
+            # reported by every driver: psycopg gives -1)
+            changed = len(conn.execute(dialect.insert_ignore(db.dialect, votes, ["user_id", "paper_pk"]).values(
+                user_id=user_id, paper_pk=paper_pk, created_at=at).returning(votes.c.user_id)).all())
             delta = papers.c.upvotes + 1
         else:
             changed = conn.execute(delete(votes).where(votes.c.user_id == user_id,

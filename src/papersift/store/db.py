@@ -70,6 +70,14 @@ POOL_SIZE, POOL_OVERFLOW, POOL_TIMEOUT = 10, 30, 10.0
 READ_BUSY_MS = 30_000  # a reader's busy timeout (WAL readers almost never wait)
 
 
+def normalize_url(url: str) -> str:
+    """``postgresql://`` and ``postgres://`` (libpq style) mean papersift's driver, psycopg 3."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
 def make_engine(url: str, read_only: bool = False) -> Engine:
     """A SQLAlchemy engine. On SQLite: WAL, foreign keys, a 30 s busy timeout for reads, and
     transactions begun explicitly (``BEGIN`` for reads, ``BEGIN IMMEDIATE`` for ``Database.write()``,
@@ -80,7 +88,8 @@ def make_engine(url: str, read_only: bool = False) -> Engine:
     sets ``query_only``; PostgreSQL sessions get ``default_transaction_read_only``."""
     if not url.startswith("sqlite"):
         args = {"options": "-c default_transaction_read_only=on"} if read_only else {}
-        return create_engine(url, pool_pre_ping=True, pool_timeout=POOL_TIMEOUT, connect_args=args)
+        return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW,
+                             pool_timeout=POOL_TIMEOUT, connect_args=args)
     path = make_url(url).database
     pool: dict[str, Any] = {}
     if path and path != ":memory:" and not path.startswith("file:"):
@@ -213,7 +222,7 @@ class Database:
     """The engine of one database plus its write path. Thread-safe; one per process is enough."""
 
     def __init__(self, url: str, read_only: bool = False) -> None:
-        self.url = url
+        url = self.url = normalize_url(url)
         self.read_only = read_only
         # a write waits up to write_wait s for the write lock (in this process, then SQLite's); with
         # write_stall set (web workers), a writer that finds the lock held longer than that by this

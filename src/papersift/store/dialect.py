@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Date, Table, cast, func
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql import FromClause
 from sqlalchemy.sql.elements import ColumnElement
 
 
@@ -36,3 +37,15 @@ def as_day(dialect: str, column: Any) -> ColumnElement[Any]:
 def day_param(dialect: str, value: Any) -> Any:
     """A date bound to compare with ``as_day`` / Date columns."""
     return value.isoformat() if dialect == "sqlite" else value
+
+
+def json_array_items(dialect: str, column: Any) -> FromClause:
+    """A table of the text items of a JSON array column, one row per item (column ``value``), to
+    join against its table (SQLite ``json_each``, PostgreSQL ``jsonb_array_elements_text``)."""
+    fn = func.json_each(column) if dialect == "sqlite" else func.jsonb_array_elements_text(column)
+    return fn.table_valued("value").alias("item")
+
+
+def json_first(dialect: str, column: Any) -> ColumnElement[Any]:
+    """The first item of a JSON array column, as text."""
+    return func.json_extract(column, "$[0]") if dialect == "sqlite" else column.op("->>")(0)

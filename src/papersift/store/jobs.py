@@ -108,9 +108,12 @@ def release(db: Database, name: str, owner: str) -> None:
 
 
 def request_run(db: Database, name: str) -> bool:
-    """Make a job due now (``papersift jobs run NAME``)."""
+    """Make a job due now (``papersift jobs run NAME``); ``index`` also names every host's
+    ``index@host:dir`` lease on a shared database."""
     with db.write() as conn:
-        return bool(conn.execute(update(jobs).where(jobs.c.name == name).values(next_run_at=now())).rowcount)
+        cond = or_(jobs.c.name == name, jobs.c.name.like(name.replace("%", "") + "@%")) if "@" not in name \
+            else jobs.c.name == name
+        return bool(conn.execute(update(jobs).where(cond).values(next_run_at=now())).rowcount)
 
 
 def get(db: Database, name: str) -> JobRow | None:

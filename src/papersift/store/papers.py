@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, String, and_, bindparam, case, cast, false, func, or_, select, update
+from sqlalchemy import JSON, DateTime, String, and_, bindparam, case, cast, false, func, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
@@ -179,6 +179,35 @@ def merge_source_fields(row: dict[str, Any], new: dict[str, Any]) -> None:
         row["submitted_by"] = new.get("submitted_by") or row.get("submitted_by")
     elif row.get("submitted_by") is None and row.get("submitted_on_daily_at") is None and new.get("submitted_by"):
         row["submitted_by"] = new["submitted_by"]
+_JSON_COLUMNS = frozenset(c.name for c in papers.columns if isinstance(c.type, JSON))  # from the schema
+
+
+def _copy_rows_pg(conn: Connection, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """PostgreSQL bulk insert through ``COPY … FROM STDIN`` (psycopg), about twice the speed of
+    multi-row ``INSERT … RETURNING``. The primary keys are drawn from the table's sequence first
+    (one ``nextval`` per row, in one statement), so the ids come back without RETURNING; inside
+    the batch's write transaction, which holds the change-counter lock, so batches never interleave
+    and a later change number always holds later keys. Values are the rows' own, adapted by psycopg
+    (JSON columns as JSONB); the column names come from the schema, never from input."""
+    import psycopg
+    from psycopg.types.json import Jsonb
+
+    cols = list(rows[0])
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    names = ", ".join(papers.c[c].name for c in ("pk", *cols))
+    sql = f"COPY papers ({names}) FROM STDIN"
+    try:
+        with raw.cursor() as cur:
+            cur.execute("SELECT nextval(pg_get_serial_sequence('papers', 'pk')) FROM generate_series(1, %s)",
+                        (len(rows),))
+            pks = [int(r[0]) for r in cur.fetchall()]
+            with cur.copy(sql) as copy:
+                for pk, r in zip(pks, rows, strict=True):
+                    copy.write_row([pk, *(Jsonb(r[c]) if c in _JSON_COLUMNS else r[c] for c in cols)])
+    except psycopg.Error as e:  # as SQLAlchemy would raise it (DataError, IntegrityError, ...)
+        raise DBAPIError.instance(sql, None, e, psycopg.Error) from e
+    return {str(r["id"]): pk for pk, r in zip(pks, rows, strict=True)}
 
 
 class SQLStore:
@@ -379,6 +408,8 @@ class SQLStore:
         to the driver (5x faster than compiling 5,000 binds); values are stored exactly as
         SQLAlchemy's JSON/Date/DateTime types store and read them."""
         clean = [{k: v for k, v in r.items() if not k.startswith("_") and k != "pk"} for r in rows]
+        if self.db.dialect == "postgresql" and conn.dialect.driver == "psycopg":
+            return _copy_rows_pg(conn, clean)
         if not self.db.is_sqlite:
             got = conn.execute(papers.insert().returning(papers.c.id, papers.c.pk, sort_by_parameter_order=True),
                                clean)

@@ -1,4 +1,10 @@
-"""The one schema (SQLAlchemy Core) shared by SQLite and PostgreSQL. Migrations live in migrations/."""
+"""The one schema (SQLAlchemy Core) shared by SQLite and PostgreSQL. Migrations live in migrations/.
+
+Portable types (migration 0005): ``Json`` is JSONB on PostgreSQL (JSON text on SQLite); ids and
+aliases are ``String(MAX_ID)``, DOIs ``String(MAX_DOI)`` (models.py cleans values to those widths, so
+PostgreSQL, which enforces them, never refuses a cleaned record); change numbers and byte sizes are
+BIGINT. SQLite ignores declared widths, so 0005 rewrites no SQLite table.
+"""
 
 from __future__ import annotations
 
@@ -23,28 +29,32 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
 )
+from sqlalchemy.dialects.postgresql import JSONB
+
+from papersift.models import MAX_DOI, MAX_ID
 
 metadata = MetaData()
+Json = JSON().with_variant(JSONB(), "postgresql")
 
 papers = Table(
     "papers",
     metadata,
     Column("pk", Integer, primary_key=True, autoincrement=True),
-    Column("id", String(200), nullable=False, unique=True),
+    Column("id", String(MAX_ID), nullable=False, unique=True),
     Column("arxiv_id", String(64), unique=True),
-    Column("doi", String(300), index=True),
+    Column("doi", String(MAX_DOI), index=True),
     Column("norm_title", Text, nullable=False, index=True),
     Column("title", Text, nullable=False),
     Column("abstract", Text, nullable=False, default=""),
-    Column("authors", JSON, nullable=False),
-    Column("categories", JSON, nullable=False),
+    Column("authors", Json, nullable=False),
+    Column("categories", Json, nullable=False),
     Column("published", Date, index=True),
     Column("updated", Date),
     Column("version", Integer),
-    Column("links", JSON, nullable=False),
-    Column("sources", JSON, nullable=False),
+    Column("links", Json, nullable=False),
+    Column("sources", Json, nullable=False),
     Column("first_seen", DateTime, nullable=False, index=True),
-    Column("seq", Integer, nullable=False, index=True),  # store change counter, for index catch-up
+    Column("seq", BigInteger, nullable=False, index=True),  # store change counter, for index catch-up
     Column("upvotes", Integer, nullable=False, default=0),
     Column("submitted_by", String(100)),
     Column("submitted_on_daily_at", DateTime, index=True),
@@ -53,19 +63,22 @@ papers = Table(
     Column("source_upvotes", Integer, nullable=False, default=0),  # as the source reports them (HF)
     Column("num_comments", Integer),
     Column("ai_summary", Text),
-    Column("ai_keywords", JSON),
+    Column("ai_keywords", Json),
     Column("github_repo", Text),
     Column("github_stars", Integer),
     Column("organization", String(200)),
     Column("thumbnail", Text),
     # harvest (migration 0007): arXiv reported the paper deleted; hidden everywhere
     Column("deleted", Boolean, nullable=False, default=False, server_default=false()),
+    Index("ix_papers_submitted_by", "submitted_by"),
+    # plus ix_papers_daily_moment (migration 0004): an expression index whose text differs by dialect
+    # (store/feeds.py moment_sql), so it lives in the migration only
 )
 
 paper_aliases = Table(
     "paper_aliases",
     metadata,
-    Column("alias", String(200), primary_key=True),
+    Column("alias", String(MAX_ID), primary_key=True),
     Column("pk", Integer, ForeignKey("papers.pk", ondelete="CASCADE"), nullable=False),
 )
 
@@ -81,7 +94,7 @@ ingest_files = Table(
     metadata,
     Column("path", Text, primary_key=True),
     Column("sha256", String(64), nullable=False),
-    Column("size", Integer, nullable=False),
+    Column("size", BigInteger, nullable=False),
     Column("format", String(40), nullable=False),
     Column("records", Integer, nullable=False, default=0),
     Column("rejected", Integer, nullable=False, default=0),
@@ -222,7 +235,7 @@ library = Table(
     metadata,
     Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     Column("paper_pk", Integer, ForeignKey("papers.pk", ondelete="CASCADE"), primary_key=True),
-    Column("tags", JSON, nullable=False),  # sorted list of tag strings
+    Column("tags", Json, nullable=False),  # sorted list of tag strings
     Column("saved_at", DateTime, nullable=False),
     Index("ix_library_paper_pk", "paper_pk"),
 )
@@ -268,7 +281,7 @@ digest_sends = Table(
     Column("attempts", Integer, nullable=False, default=0),  # SMTP attempts so far
     Column("next_attempt_at", DateTime),  # a failed send is retried from then on (bounded)
     Column("message_id", String(300)),
-    Column("papers", JSON),  # ids of the papers the e-mail carried
+    Column("papers", Json),  # ids of the papers the e-mail carried
     Column("error", Text),
     Column("sent_at", DateTime),
     UniqueConstraint("user_id", "period", name="uq_digest_sends_user_period"),

@@ -11,11 +11,10 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import false, func, select
+from sqlalchemy import false, func, select, true
 
 from papersift.store import dialect
 from papersift.store.db import Database, current_change
@@ -27,7 +26,9 @@ REFRESH_EVERY = 60.0  # seconds
 
 
 def compute(db: Database) -> dict[str, Any]:
-    """Scan the papers table (O(N): for the owner and the CLI, never for a request)."""
+    """Aggregate the papers table in SQL (a scan, O(N): for the owner and the CLI, never for a
+    request); only the grouped counts travel to Python."""
+    d = db.dialect
     with db.read() as conn:
         change = current_change(conn)
         live = papers.c.deleted == false()  # papers arXiv reported deleted are not counted
@@ -36,14 +37,15 @@ def compute(db: Database) -> dict[str, Any]:
         lo, hi = conn.execute(select(func.min(papers.c.published), func.max(papers.c.published)).where(live)).one()
         files = conn.execute(select(func.count()).select_from(ingest_files)).scalar() or 0
         errors = conn.execute(select(func.count()).select_from(ingest_errors)).scalar() or 0
-        sources: dict[str, int] = defaultdict(int)
-        cats: dict[str, int] = defaultdict(int)
-        for srcs, catl in conn.execute(select(papers.c.sources, papers.c.categories).where(live)):
-            for s in srcs or ():
-                sources[s] += 1
-            if catl:
-                cats[catl[0]] += 1
-    top = dict(sorted(cats.items(), key=lambda kv: (-kv[1], kv[0]))[:20])
+        item = dialect.json_array_items(d, papers.c.sources)
+        sources = {str(k): int(v) for k, v in conn.execute(
+            select(item.c.value, func.count()).select_from(papers).join(item, true()).where(live)
+            .group_by(item.c.value))
+            if k is not None}
+        first = dialect.json_first(d, papers.c.categories).label("cat")
+        top = {str(k): int(v) for k, v in conn.execute(
+            select(first, func.count().label("n")).where(live, first.is_not(None)).group_by(first)
+            .order_by(func.count().desc(), first).limit(20))}
     return {"papers": int(n), "deleted": int(deleted or 0), "published_min": lo.isoformat() if lo else None,
             "published_max": hi.isoformat() if hi else None, "files_ingested": int(files),
             "ingest_errors": int(errors), "sources": dict(sorted(sources.items())), "top_categories": top,

@@ -1,7 +1,7 @@
 """faithful source fields: date precision, source upvotes, HF daily metadata
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 
 ``published_precision`` says whether ``published`` is known to the day, the month or the year (a
 coarser date never replaces a finer one); rows dated before this revision were stored as days.
@@ -12,9 +12,10 @@ and stars, organization, thumbnail.
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
@@ -25,7 +26,7 @@ def upgrade() -> None:
         sa.Column("source_upvotes", sa.Integer, nullable=False, server_default="0"),
         sa.Column("num_comments", sa.Integer),
         sa.Column("ai_summary", sa.Text),
-        sa.Column("ai_keywords", sa.JSON),
+        sa.Column("ai_keywords", sa.JSON().with_variant(JSONB(), "postgresql")),
         sa.Column("github_repo", sa.Text),
         sa.Column("github_stars", sa.Integer),
         sa.Column("organization", sa.String(200)),

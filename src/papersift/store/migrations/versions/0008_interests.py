@@ -9,6 +9,7 @@ it (``ON DELETE CASCADE``); library and feedback rows go with their paper too.
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0008"
 down_revision = "0007"
@@ -30,7 +31,7 @@ def upgrade() -> None:
         "library",
         sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
         sa.Column("paper_pk", sa.Integer, sa.ForeignKey("papers.pk", ondelete="CASCADE"), primary_key=True),
-        sa.Column("tags", sa.JSON, nullable=False),
+        sa.Column("tags", sa.JSON().with_variant(JSONB(), "postgresql"), nullable=False),
         sa.Column("saved_at", sa.DateTime, nullable=False),
     )
     op.create_index("ix_library_paper_pk", "library", ["paper_pk"])

@@ -10,6 +10,7 @@ conditional update of a stale claim / retryable failure) and records the outcome
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0009"
 down_revision = "0008"
@@ -45,7 +46,7 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
         sa.Column("next_attempt_at", sa.DateTime),
         sa.Column("message_id", sa.String(300)),
-        sa.Column("papers", sa.JSON),
+        sa.Column("papers", sa.JSON().with_variant(JSONB(), "postgresql")),
         sa.Column("error", sa.Text),
         sa.Column("sent_at", sa.DateTime),
         sa.UniqueConstraint("user_id", "period", name="uq_digest_sends_user_period"),
