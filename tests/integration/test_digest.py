@@ -39,6 +39,8 @@ from papersift.notify.sender import picks_for, preview, send_due
 from papersift.store import digest as digest_sql
 from papersift.web.app import create_app
 
+pytestmark = pytest.mark.backends  # SQLite and PostgreSQL (tests/conftest.py)
+
 SECRET = "test-secret-key-for-digest-signing-0123456789"
 BASE = "https://papers.example.org"
 
@@ -125,20 +127,34 @@ def make_user(eng: Engine, name: str, email: str | None, **prefs: Any) -> accoun
     return user
 
 
+def _database_url(backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str | None:
+    """On PostgreSQL the store is a fresh database; the environment names it, so that the CLI
+    processes and the web app a test starts use the same store."""
+    if backend != "postgres":
+        return None
+    url = str(request.getfixturevalue("pg_url"))
+    monkeypatch.setenv("PAPERSIFT_DATABASE_URL", url)
+    return url
+
+
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[tuple[Settings, Engine]]:
+def world(tmp_path: Path, backend: str, request: pytest.FixtureRequest,
+          monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Settings, Engine]]:
     """The corpus without vectors: the ranker's keyword (BM25 profile) mode."""
-    yield from _world(tmp_path, None)
+    yield from _world(tmp_path, None, _database_url(backend, request, monkeypatch))
 
 
 @pytest.fixture(params=["keywords", "vectors"])
-def any_world(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Settings, Engine]]:
+def any_world(tmp_path: Path, backend: str, request: pytest.FixtureRequest,
+              monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Settings, Engine]]:
     """The corpus without vectors, and embedded (the deterministic hashing embedder: the learned model)."""
-    yield from _world(tmp_path, "hashing-384" if request.param == "vectors" else None)
+    url = _database_url(backend, request, monkeypatch)
+    yield from _world(tmp_path, "hashing-384" if request.param == "vectors" else None, url)
 
 
-def _world(tmp_path: Path, embedder: str | None) -> Iterator[tuple[Settings, Engine]]:
-    settings = Settings(data_dir=tmp_path / "data", embedder=embedder)
+def _world(tmp_path: Path, embedder: str | None, database_url: str | None = None,
+           ) -> Iterator[tuple[Settings, Engine]]:
+    settings = Settings(data_dir=tmp_path / "data", embedder=embedder, database_url=database_url)
     eng = open_engine(settings, "owner", owner="test", upgrade=True)
     eng.store.upsert_many(corpus())
     eng.catch_up()

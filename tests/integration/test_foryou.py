@@ -23,6 +23,8 @@ from papersift.rank import foryou
 from papersift.rank.foryou import recommend
 from papersift.store import interests as sql
 
+pytestmark = pytest.mark.backends  # SQLite and PostgreSQL (tests/conftest.py)
+
 TOPICS = {
     "protein": ("q-bio.BM", "Barbara Liskov",
                 ["protein folding", "amino acid sequence", "tertiary structure", "molecular dynamics of enzymes",

@@ -19,6 +19,8 @@ from papersift.engine import Engine, open_engine
 from papersift.models import Paper
 from tests.conftest import FIXTURES, restored_root_logger
 
+pytestmark = pytest.mark.backends  # SQLite and PostgreSQL (tests/conftest.py)
+
 KNOWN = [
     # matched by arXiv id (the BibTeX entry has it in the journal field)
     Paper(title="BERT: Pre-training of Deep Bidirectional Transformers", arxiv_id="1810.04805",

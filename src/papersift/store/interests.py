@@ -71,10 +71,11 @@ def list_follows(db: Database, user_id: int) -> list[Follow]:
 def save(db: Database, user_id: int, paper_pk: int, tags: list[str], at: datetime) -> bool:
     """Save a paper (with tags, merged into the existing ones if it is saved already). True if new."""
     with db.write() as conn:
-        res = conn.execute(dialect.insert_ignore(db.dialect, library, ["user_id", "paper_pk"]).values(
-            user_id=user_id, paper_pk=paper_pk, tags=sorted(set(tags)), saved_at=at))
-        if res.rowcount or not tags:
-            return bool(res.rowcount)
+        new = conn.execute(dialect.insert_ignore(db.dialect, library, ["user_id", "paper_pk"]).values(
+            user_id=user_id, paper_pk=paper_pk, tags=sorted(set(tags)), saved_at=at)
+            .returning(library.c.paper_pk)).first() is not None  # RETURNING: psycopg's rowcount is not 0/1 here
+        if new or not tags:
+            return new
         _change_tags(conn, user_id, paper_pk, add=tags)
     return False
 
@@ -85,9 +86,10 @@ def save_many(db: Database, user_id: int, items: list[tuple[int, list[str]]], at
     new = 0
     with db.write() as conn:
         for pk, tags in items:
-            res = conn.execute(dialect.insert_ignore(db.dialect, library, ["user_id", "paper_pk"]).values(
-                user_id=user_id, paper_pk=pk, tags=sorted(set(tags)), saved_at=at))
-            if res.rowcount:
+            got = conn.execute(dialect.insert_ignore(db.dialect, library, ["user_id", "paper_pk"]).values(
+                user_id=user_id, paper_pk=pk, tags=sorted(set(tags)), saved_at=at)
+                .returning(library.c.paper_pk)).first()
+            if got is not None:
                 new += 1
             elif tags:
                 _change_tags(conn, user_id, pk, add=tags)
