@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -11,12 +12,16 @@ from sqlalchemy import delete
 from typer.testing import CliRunner
 
 from papersift import accounts
+from papersift.accounts import interests
 from papersift.cli import app
 from papersift.config import Settings
 from papersift.engine import open_engine
 from papersift.index.embed_stage import embed_pending
+from papersift.notify import prefs as digest_prefs
 from papersift.search.service import search
 from papersift.store import Database, embeddings
+from papersift.store import digest as digest_sql
+from papersift.store import harvest as harvest_sql
 from papersift.store import jobs as jobs_sql
 from papersift.store.migrate import MigrationMismatch, checksum, copy_database
 from papersift.store.schema import metadata, votes
@@ -27,7 +32,8 @@ runner = CliRunner(env={"PAPERSIFT_EMBEDDER": "hashing-384", "COLUMNS": "200", "
 
 def _filled_sqlite(tmp_path: Path) -> Settings:
     """A SQLite data dir with a row in every table: papers (one with an alias), vectors, users,
-    sessions, API tokens, votes, jobs and their runs, the ingest log, counters, meta."""
+    sessions, API tokens, votes, jobs and their runs, the ingest log, counters, meta, harvest state,
+    follows, library, feedback, digest settings and sends."""
     settings = Settings(data_dir=tmp_path / "sqlite", embedder="hashing-384")
     eng = open_engine(settings, "owner", upgrade=True)
     try:
@@ -48,6 +54,16 @@ def _filled_sqlite(tmp_path: Path) -> Settings:
         accounts.create_api_token(eng.db, bob, "script")
         for u in (alice, bob):
             accounts.set_vote(eng.db, u, store.get("2301.00003"))
+        alice_u = accounts.get_user(eng.db, "alice")
+        assert alice_u is not None
+        interests.follow(eng.db, alice_u, "category", "cs.LG")
+        interests.save(store, alice_u, "2301.00004", ["to-read"])
+        interests.set_feedback(store, alice_u, "2301.00005", 1)
+        digest_prefs.update_prefs(eng.db, alice_u.id, enabled=True, hour=7, timezone="Europe/Paris")
+        now = datetime(2026, 1, 2, tzinfo=UTC).replace(tzinfo=None)
+        send = digest_sql.claim(eng.db, alice_u.id, "2026-01-02", "w1", now, now, 3)
+        assert send is not None and digest_sql.mark_empty(eng.db, send, "w1", now)
+        harvest_sql.write_state(eng.db, harvest_sql.HarvestState("arxiv", "cs", high_water="2026-01-01"))
         jobs_sql.ensure(eng.db, ["index", "embed"])
         assert jobs_sql.claim(eng.db, "embed", "w1", 60)
         jobs_sql.finish(eng.db, "embed", "w1", "ok", 0.5, "embedded 41", None)

@@ -16,7 +16,7 @@ def migrate(
     target: Annotated[str, typer.Option("--to", help="target URL, e.g. postgresql+psycopg://user@host/papersift")],
     batch: Annotated[int, typer.Option(min=1, max=100_000, help="rows per transaction")] = 2000,
     replace: Annotated[bool, typer.Option("--replace", help="empty the target's tables first")] = False,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> None:
     """Copy every table (papers, aliases, vectors, accounts, votes, jobs, ingest log, counters, …) in
     batches, verify row counts and checksums, reset sequences. Safe to re-run; stop writers first."""
