@@ -37,7 +37,7 @@ SCHEMA_VERSION = 2
 # BM25 over one stemmed title+abstract field; the title field adds a small boost and authors match
 # names. Chosen on the mean of the dev splits of four collections (benchmarks/tune_search.py,
 # docs/benchmarks.md). tantivy fixes BM25's k1 = 1.2 and b = 0.75 (not settable from Python).
-FIELD_BOOSTS = {"body": 1.0, "title": 0.0, "authors": 1.0}
+FIELD_BOOSTS = {"body": 1.0, "title": 0.2, "authors": 1.0}
 # tantivy query syntax characters that a person rarely means; stripped unless quoted phrases
 _SYNTAX = re.compile(r"[\\^~*()\[\]{}!:+\-<>=/|&]")
 _WORD = re.compile(r"\w+", re.UNICODE)
