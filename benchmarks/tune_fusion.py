@@ -1,4 +1,6 @@
-"""Tune hybrid fusion on a BEIR collection's TRAIN queries, report on TEST.
+"""Tune hybrid fusion on ONE BEIR collection's TRAIN queries, report on TEST (superseded by
+tune_search.py, which tunes on the dev splits of several collections at once; kept to reproduce
+the earlier SciFact-only numbers).
 
     python benchmarks/tune_fusion.py ../shared/eval/scifact [--keep DIR] [--embedder minilm]
 
@@ -25,7 +27,7 @@ def runs_for(eng, coll, depth=300):
     lex, sem = {}, {}
     for qid, text in coll.queries.items():
         lex[qid], _, _ = ranked(eng, text, "lexical", depth)
-        sem[qid], _, _ = ranked(eng, text, "semantic", depth)
+        sem[qid], _, _ = ranked(eng, text, "semantic", depth, floor=None)  # the whole pool
         missing = {pk for pk, _ in lex[qid] + sem[qid]} - set(ids)
         ids.update({pk: p.id for pk, p in eng.store.get_many(missing).items()})
     return lex, sem, ids

@@ -106,3 +106,49 @@ def test_html_in_title_is_indexed_as_text(engine):
     engine.store.upsert_many([Paper(title="<script>alert(1)</script> Robust parsing", arxiv_id="2401.00001")])
     engine.catch_up()
     assert search(engine, "robust parsing").hits[0].paper.title.startswith("<script>")
+
+
+def test_an_index_in_the_old_layout_is_rebuilt_by_the_owner_and_reopened_by_readers(tmp_path):
+    import json
+
+    import tantivy
+
+    from papersift.config import Settings
+    from papersift.engine import open_engine
+
+    settings = Settings(data_dir=tmp_path / "d")
+    owner = open_engine(settings, "owner", upgrade=True)
+    owner.store.upsert_many([make_paper(1, title="Surface codes for qubits")])
+    owner.catch_up()
+    owner.close()
+    # replace the index with one in layout 1 (separate title / abstract fields), as papersift wrote it
+    lex = settings.data_dir / "lexical"
+    for f in lex.iterdir():
+        f.unlink()
+    sb = tantivy.SchemaBuilder()
+    sb.add_integer_field("pk", stored=True, indexed=True, fast=True)
+    sb.add_text_field("title", stored=False, tokenizer_name="en_stem")
+    sb.add_text_field("abstract", stored=False, tokenizer_name="en_stem")
+    sb.add_text_field("authors", stored=False, tokenizer_name="default")
+    sb.add_text_field("category", stored=False, tokenizer_name="raw")
+    sb.add_integer_field("day", stored=False, indexed=True, fast=True)
+    old = tantivy.Index(sb.build(), path=str(lex))
+    w = old.writer(heap_size=15_000_000, num_threads=1)
+    w.add_document(tantivy.Document(pk=1, title="Surface codes for qubits", abstract="old", day=20230102))
+    w.commit()
+    w.wait_merging_threads()
+    (lex / "state.json").write_text(json.dumps({"schema": 1, "seq": 10**6}))
+    reader = open_engine(settings, "reader")
+    try:
+        # a reader keeps searching the old layout (its fields) until the owner has rebuilt it
+        assert [h.pk for h in search(reader, "surface", mode="lexical").hits] == [1]
+        assert search(reader, "old", mode="lexical").total == 1
+        owner = open_engine(settings, "owner")  # sees layout 1: wipes and rebuilds from the store
+        owner.catch_up()
+        owner.close()
+        reader.lexical.refresh()
+        res = search(reader, "surface", mode="lexical")
+        assert [h.paper.title for h in res.hits] == ["Surface codes for qubits"] and res.total == 1
+        assert search(reader, "old", mode="lexical").total == 0  # the new index has the store's text
+    finally:
+        reader.close()

@@ -265,3 +265,32 @@ def test_sort_by_date_orders_the_same_matches_newest_first(hashed):
         assert [h.pk for h in page.hits] == [h.pk for h in new.hits[3:6]]
     with pytest.raises(ValueError, match="unknown sort"):
         search(hashed, "protein", sort="newest")
+
+
+def test_real_minilm_hybrid_search_gives_nonsense_no_results(tmp_path):
+    """The calibrated floor with the real model: nonsense finds nothing, a real query finds its paper."""
+    pytest.importorskip("onnxruntime")
+    from papersift.index.embedders import EmbedderUnavailable, load_embedder
+
+    try:
+        load_embedder("minilm")
+    except EmbedderUnavailable as e:
+        pytest.skip(str(e))
+    topics = ["speculative decoding for fast language model inference", "protein structure prediction",
+              "graph neural networks for molecules", "surface codes for quantum error correction",
+              "diffusion models for image synthesis", "reinforcement learning from human feedback",
+              "sparse attention for long documents", "federated learning with differential privacy"]
+    eng = open_engine(Settings(data_dir=tmp_path / "d", embedder="minilm"), "owner", upgrade=True)
+    try:
+        eng.store.upsert_many([make_paper(i, title=t.capitalize(), abstract=f"We study {t}.")
+                               for i, t in enumerate(topics)])
+        eng.catch_up()
+        embed(eng)
+        for q in ("zzqxv blorptastic", "qwertyuiop asdfgh"):
+            res = search(eng, q)
+            assert (res.mode, res.total, res.hits, res.message) == ("hybrid", 0, [], "No papers match."), q
+        res = search(eng, "generating pictures with denoising")  # no word in common: a semantic match
+        assert res.hits and res.hits[0].paper.title.startswith("Diffusion models")
+        assert res.total == len(res.hits) < len(topics)
+    finally:
+        eng.close()

@@ -39,7 +39,8 @@ SCHEMA_VERSION = 3
 # BM25 over one stemmed title+abstract field; the title field adds a small boost and authors match
 # names. Chosen on the mean of the dev splits of four collections (benchmarks/tune_search.py,
 # docs/benchmarks.md). tantivy fixes BM25's k1 = 1.2 and b = 0.75 (not settable from Python).
-FIELD_BOOSTS = {"body": 1.0, "title": 0.0, "authors": 1.0}
+FIELD_BOOSTS = {"body": 1.0, "title": 0.2, "authors": 1.0}
+LAYOUT1_BOOSTS = {"title": 0.7, "abstract": 1.0, "authors": 1.0}  # what layout 1 had
 # tantivy query syntax characters that a person rarely means; stripped unless quoted phrases
 _SYNTAX = re.compile(r"[\\^~*()\[\]{}!:+\-<>=/|&]")
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -101,6 +102,7 @@ class LexicalIndex:
         self._writer: tantivy.IndexWriter | None = None
         self._lock = threading.Lock()
         self.index: tantivy.Index | None = None
+        self._schema_seen: object = SCHEMA_VERSION  # reader: the layout version of the index it opened
         if writable:
             self.path.mkdir(parents=True, exist_ok=True)
             state = read_json(self.state_path, {})
@@ -118,13 +120,22 @@ class LexicalIndex:
     def _open_reader(self) -> None:
         if self.index is None and self.path.is_dir() and tantivy.Index.exists(str(self.path)):
             self.index = tantivy.Index.open(str(self.path))
+            self._schema_seen = (read_json(self.state_path, {}) or {}).get("schema")
 
     def refresh(self) -> None:
         """Reader: see what the owner has committed since (opens the index once it exists)."""
         with self._lock:
             state = read_json(self.state_path, {}) or {}
             try:
-                if self.index is None:
+                if self.index is not None and state.get("schema") == SCHEMA_VERSION != self._schema_seen:
+                    # the owner rebuilt the index in a new layout (fields): reopen, don't reload
+                    old, self.index = self.index, None
+                    try:
+                        self._open_reader()
+                    finally:
+                        if self.index is None:
+                            self.index = old
+                elif self.index is None:
                     self._open_reader()
                 else:
                     self.index.reload()
@@ -209,7 +220,11 @@ class LexicalIndex:
         clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
         if q:
             fb = {f: w for f, w in (boosts or FIELD_BOOSTS).items() if w > 0}
-            parsed, _errors = self._idx().parse_query_lenient(q, list(fb), field_boosts=fb)
+            try:
+                parsed, _errors = self._idx().parse_query_lenient(q, list(fb), field_boosts=fb)
+            except ValueError:  # a reader on an index in layout 1, until the owner has rebuilt it
+                parsed, _errors = self._idx().parse_query_lenient(q, list(LAYOUT1_BOOSTS),
+                                                                  field_boosts=LAYOUT1_BOOSTS)
             clauses.append((tantivy.Occur.Must, parsed))
         f = filters or Filters()
         if f.since or f.until:
