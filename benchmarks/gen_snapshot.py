@@ -15,7 +15,8 @@ the seed pages (``papersift/data/demo/*.txt``, Hugging Face daily pages):
 * **formatting**: titles wrapped with ``"\\n  "`` after ~70 characters, abstracts with a leading
   ``"  "``, ``"\\n"`` every ~80 characters and a trailing newline, as in the real snapshot;
 * **authors**: count from the real distribution (1-15, long tail); names combine real first names
-  and last names (``authors_parsed`` [last, first, suffix] and the ``authors`` string "A, B and C");
+  and last names (``authors_parsed`` [last, first, suffix], with an affiliation as a 4th element
+  as often as in the real records, and the ``authors`` string "A, B and C");
   about 1 in 40 carries a LaTeX accent (``Bal\\'azs``), as real ones do;
 * **categories**: half from the real records' category sets, half from a table of today's arXiv
   shares (cs ~40 %, math, cond-mat, astro-ph, hep, physics, quant-ph, stat, eess, q-bio);
@@ -38,7 +39,6 @@ import argparse
 import hashlib
 import json
 import random
-import re
 import sys
 import time
 from collections import Counter
@@ -106,6 +106,8 @@ class Model:
                 if len(a) >= 2 and a[0] and a[1] and "\\" not in a[0] + a[1]:
                     lasts[a[0]] += 1
                     firsts[a[1]] += 1
+        self.affiliations = sorted({a[3] for r in recs for a in r.get("authors_parsed") or [] if len(a) > 3})
+        self.affil_rate = sum(any(len(a) > 3 for a in r.get("authors_parsed") or []) for r in recs) / len(recs)
         self.lasts = sorted(lasts)
         self.firsts = sorted(firsts) + FIRST_EXTRA
         words: Counter[str] = Counter()
@@ -236,7 +238,10 @@ def generate(out: Path, n: int, seed: int = 0, vocab_size: int = 200_000, dup_ra
                         last = ACCENTED[int(rng.integers(len(ACCENTED)))]
                     first = model.firsts[int(rng.integers(len(model.firsts)))]
                     parsed.append([last, first, ""])
-                names = [f"{f} {la}" for la, f, _ in parsed]
+                names = [f"{a[1]} {a[0]}" for a in parsed]
+                if rng.random() < model.affil_rate:  # arXiv keeps an affiliation as a 4th element
+                    for a in parsed:
+                        a.append(model.affiliations[int(rng.integers(len(model.affiliations)))])
                 authors = names[0] if k == 1 else ", ".join(names[:-1]) + " and " + names[-1]
                 if rng.random() < 0.5:
                     cats = model.cat_sets[int(rng.integers(len(model.cat_sets)))]
