@@ -38,7 +38,8 @@ if TYPE_CHECKING:
     from papersift.pipeline import IndexCommits, Progress
 
 log = logging.getLogger(__name__)
-PARALLEL_BYTES = 8 << 20  # files larger than this are parsed in a child process
+# files larger than this are parsed in a child process (PAPERSIFT_BULK_PARALLEL_BYTES)
+PARALLEL_BYTES = int(os.environ.get("PAPERSIFT_BULK_PARALLEL_BYTES", 8 << 20))
 _FIELDS = tuple(f.name for f in dataclasses.fields(Paper))
 Batch = tuple[list[Paper], list[ParseError], int, int]
 
