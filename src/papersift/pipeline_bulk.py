@@ -4,11 +4,14 @@ Same contract as the general path in pipeline.py (dedup, owner rules, ingest log
 isolation), less work per record:
 
 * orjson decode and one fused clean per record (ingest/snapshot_fast.py), in a forked child
-  process that hands this one plain tuples (a Paper's fields in order: pickled 5-10x faster than
-  the Paper objects the general path sends), over a pipe whose few buffered batches bound memory;
+  process that hands this one plain tuples (a Paper's fields in order, its normalised title and
+  its store row but for pk/seq/first_seen: pickled far faster than the Paper objects the general
+  path sends), over a pipe whose few buffered batches bound memory;
 * new papers go to SQLite as prepared tuples in one ``executemany`` per batch, duplicates through
   the merging upsert (store/bulk.py);
 * tantivy indexes in its own threads (the owner's writer) from the papers in hand;
+* first load into an empty store: the papers indexes the load does not read are dropped and
+  built after the data (store/bulk.py ``defer_indexes``; a killed load's next run builds them);
 * resumable: every batch commits a checkpoint (the file's digest, the byte offset and line after
   the batch) with its last transaction; a re-run after a kill (SIGKILL included) seeks there, and
   anything of the interrupted batch that did land is found again and merged, not duplicated.
@@ -44,16 +47,17 @@ _FIELDS = tuple(f.name for f in dataclasses.fields(Paper))
 Batch = tuple[list[Paper], list[ParseError], int, int]
 
 
-def _pack(p: Paper) -> tuple[object, ...]:
+def _pack(p: Paper, layout: bulk.Layout) -> tuple[object, ...]:
     d = p.__dict__
-    return (*(d[f] for f in _FIELDS), p.norm_title)
+    return (*(d[f] for f in _FIELDS), p.norm_title, layout.template(p))
 
 
-def _unpack(t: tuple[object, ...]) -> Paper:
+def _unpack(t: tuple[Any, ...]) -> Paper:
     p = Paper.__new__(Paper)
     d = p.__dict__
     d.update(zip(_FIELDS, t, strict=False))
-    d["_norm"] = (d["title"], t[-1])  # Paper.norm_title's cache: computed once, in the child
+    d["_norm"] = (d["title"], t[-2])  # Paper.norm_title's cache: computed once, in the child
+    d[bulk.ROW] = t[-1]  # its row for the store, but for pk, seq and first_seen
     return p
 
 
@@ -62,8 +66,9 @@ def _child(path: Path, batch: int, offset: int, line: int, conn: Any, other_end:
     inherited read end is closed first, so a killed ingest leaves no reader and a send fails."""
     other_end.close()
     try:
+        layout = bulk.layout()
         for papers, errors, pos, n in snapshot_fast.read_batches(path, batch, offset, line):
-            conn.send_bytes(pickle.dumps(([_pack(p) for p in papers], errors, pos, n), protocol=5))
+            conn.send_bytes(pickle.dumps(([_pack(p, layout) for p in papers], errors, pos, n), protocol=5))
         conn.send_bytes(b"")
     except (BrokenPipeError, EOFError, OSError):  # the ingest is gone: so are we
         pass
@@ -124,6 +129,9 @@ def ingest_snapshot(eng: Engine, path: Path, digest: str | None, stats: IngestSt
             log.info("%s: resuming after line %d (byte %d) of an interrupted ingest", path, line, offset)
             if progress:
                 progress(line)
+    deferred = bulk.defer_indexes(eng.store)
+    if deferred:
+        log.info("first load into an empty store: %d indexes are built after the data", len(deferred))
     for papers, errors, pos, n in batches(path, batch_size, offset, line):
         point: tuple[str, dict[str, Any]] | None = (
             (key, {"sha256": digest, "offset": pos, "line": n}) if digest is not None else None)
@@ -151,5 +159,9 @@ def ingest_snapshot(eng: Engine, path: Path, digest: str | None, stats: IngestSt
 
 
 def finish(eng: Engine, path: Path) -> None:
-    """The file is fully read (and marked so in the ingest log): forget its checkpoint."""
+    """The file is fully read (and marked so in the ingest log): build the indexes a first load
+    deferred, forget the file's checkpoint."""
+    built = bulk.restore_indexes(eng.store)
+    if built:
+        log.info("built %d deferred indexes", built)
     bulk.clear_checkpoint(eng.store, str(path))

@@ -41,6 +41,26 @@ def rows(data: Path) -> list[tuple[object, ...]]:
         eng.close()
 
 
+def indexes(data: Path) -> set[str]:
+    import sqlite3
+
+    con = sqlite3.connect(data / "papersift.db")
+    try:
+        return {r[0] for r in con.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")}
+    finally:
+        con.close()
+
+
+def deferred(data: Path) -> bool:
+    import sqlite3
+
+    con = sqlite3.connect(data / "papersift.db")
+    try:
+        return con.execute("SELECT count(*) FROM meta WHERE key = 'bulk_deferred_indexes'").fetchone()[0] > 0
+    finally:
+        con.close()
+
+
 def test_bulk_path_stores_what_the_general_path_stores_and_merges_duplicates(tmp_path, monkeypatch):
     src = tmp_path / "s.jsonl"
     generate(src, 6000, dup_rate=0.05)
@@ -52,6 +72,9 @@ def test_bulk_path_stores_what_the_general_path_stores_and_merges_duplicates(tmp
         {k: slow[k] for k in ("read", "new", "updated", "duplicate", "rejected")}
     assert fast["updated"] > 200 and fast["new"] + fast["updated"] + fast["duplicate"] == 6000
     assert rows(tmp_path / "fast") == rows(tmp_path / "slow")
+    # the first load built its secondary indexes after the data: the same set as the general path's
+    assert indexes(tmp_path / "fast") == indexes(tmp_path / "slow") and not deferred(tmp_path / "fast")
+    assert any("ix_papers_daily_moment" in sql for sql in indexes(tmp_path / "fast"))
     eng = open_engine(Settings(data_dir=tmp_path / "fast"))
     try:
         assert len(eng.lexical) == fast["new"]  # one document per paper, merged ones replaced
@@ -59,8 +82,10 @@ def test_bulk_path_stores_what_the_general_path_stores_and_merges_duplicates(tmp
         assert hits and total > 0
     finally:
         eng.close()
+    before = indexes(tmp_path / "fast")
     again = json.loads(cli(tmp_path / "fast", "ingest", str(src), "--json", "--force").stdout)
     assert again["new"] == 0 and again["read"] == 6000  # a re-read adds nothing
+    assert indexes(tmp_path / "fast") == before and not deferred(tmp_path / "fast")
 
 
 def test_a_dead_parser_process_hands_over_to_this_one(tmp_path, monkeypatch):
@@ -110,6 +135,7 @@ def test_killed_bulk_ingest_resumes_from_its_checkpoint(tmp_path, parallel):
     proc.wait()
     landed = _count(data)
     assert 0 < landed < n
+    assert deferred(data)  # killed during a first load: its feed indexes are not built yet
     deadline = time.time() + 15
     while time.time() < deadline and any(_alive(c) for c in children):
         time.sleep(0.2)
@@ -117,6 +143,7 @@ def test_killed_bulk_ingest_resumes_from_its_checkpoint(tmp_path, parallel):
     res = cli(data, "ingest", str(src), "--json")
     assert res.exit_code == 0, res.output
     summary = json.loads(res.stdout)
+    assert not deferred(data) and any("ix_papers_daily_moment" in sql for sql in indexes(data))
     assert summary["read"] <= n - landed + 5000  # resumed at the last checkpoint, not from line 1
     assert summary["new"] == n - landed
     eng = open_engine(Settings(data_dir=data))

@@ -227,3 +227,18 @@ def read_batches(path: Path, batch: int, offset: int = 0, line: int = 0,
         errors.append(ParseError(source, "file", f"cannot read file: {e}"))
     if papers or errors:
         yield papers, errors, pos, n
+
+
+def estimate_records(path: Path, sample: int = 1 << 20) -> int | None:
+    """About how many records a JSON-lines file holds (for a progress bar's ETA): its size over
+    the mean line length of its first MB. None for a compressed or unreadable file."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(sample)
+    except OSError:
+        return None
+    if not head or head[:2] == b"\x1f\x8b":
+        return None
+    lines = head.count(b"\n") or 1
+    return max(1, round(size * lines / len(head)))
