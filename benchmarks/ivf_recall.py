@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gen_snapshot import generate
 
 from papersift.index.embed_stage import text_of
-from papersift.index.vectors import FaissIVFIndex, make_index
+from papersift.index.vectors import EXACT_MAX, FaissIVFIndex, make_index
 from papersift.models import clean_text
 
 
@@ -100,7 +100,7 @@ def run(n: int, args: argparse.Namespace, model: object) -> dict[str, object]:
     queries = embed(model, read_texts(qsrc, args.queries, titles_only=True), args.batch)
     truth = exact_top(corpus, queries, 10)
     t = time.perf_counter()
-    index = make_index(corpus.shape[1], n, model_name="all-MiniLM-L6-v2")
+    index = make_index(corpus.shape[1], n, model_name="all-MiniLM-L6-v2", exact_max=args.exact_max)
     keys = np.arange(1, n + 1, dtype=np.int64)
     for s in range(0, n, 65_536):
         index.add(keys[s:s + 65_536], corpus[s:s + 65_536])
@@ -132,6 +132,8 @@ def main() -> None:
     ap.add_argument("--snapshot", help="read records from this snapshot file instead of generating them")
     ap.add_argument("--work", default="/tmp/papersift-ivf", help="where generated snapshots are kept")
     ap.add_argument("--out", default="/tmp/papersift-ivf/ivf_recall.json")
+    ap.add_argument("--exact-max", type=int, default=EXACT_MAX,
+                    help="production: exact search up to this many vectors; 0 tests the IVF index at any N")
     args = ap.parse_args()
     sizes = [int(x.replace("_", "")) for x in args.n.split(",") if x.strip()]
     model = load_model(args.device, args.fp16)
