@@ -104,3 +104,18 @@ def test_bad_lines_are_located_errors(tmp_path):
     first_end = len(good) + 1
     again = list(snapshot_fast.read_batches(src, 100, offset=first_end, line=1))
     assert len(again[0][0]) == 1 and [e.location for e in again[0][1]] == ["line 2", "line 4"]
+
+
+@pytest.mark.parametrize("encode", ["gzip", "utf-16"])
+def test_a_checkpoint_resumes_compressed_and_transcoded_files(tmp_path, encode):
+    import gzip
+
+    text = SNAPSHOT.read_text(encoding="utf-8")
+    src = tmp_path / "s.jsonl"
+    src.write_bytes(gzip.compress(text.encode()) if encode == "gzip" else text.encode("utf-16"))
+    whole = list(snapshot_fast.read_batches(src, 60))
+    assert sum(len(b[0]) for b in whole) == 200 and not any(b[1] for b in whole)
+    _, _, offset, line = whole[0]
+    rest = list(snapshot_fast.read_batches(src, 60, offset=offset, line=line))
+    assert [p.id for b in rest for p in b[0]] == [p.id for b in whole[1:] for p in b[0]]
+    assert rest[0][0][0].origin == f"line {line + 1}"

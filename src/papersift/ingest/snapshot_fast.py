@@ -180,7 +180,15 @@ def read_lines(path: Path, offset: int = 0, line: int = 0) -> Iterator[tuple[int
     source = str(path)
     with open_binary(path) as f:
         if offset:
-            f.seek(offset)
+            try:
+                f.seek(offset)
+            except (OSError, ValueError):  # a transcoded stream cannot seek: read up to the checkpoint
+                left = offset
+                while left > 0:
+                    chunk = f.read(min(left, _CHUNK))
+                    if not chunk:
+                        break
+                    left -= len(chunk)
         pos, n = offset, line
         while True:
             raw = f.readline(limit + 1)
