@@ -23,7 +23,7 @@ from pathlib import Path
 from queue import Empty, Full
 from typing import Any
 
-from papersift import ingest
+from papersift import ingest, pipeline_bulk
 from papersift.engine import Engine
 from papersift.ingest.common import check_regular
 from papersift.models import IngestStats, Paper, ParseError
@@ -184,7 +184,10 @@ def ingest_file(eng: Engine, path: Path, fmt: str = "auto", force: bool = False,
     if not force and logged and eng.store.file_done(path, digest):
         return FileReport(path, real_fmt, stats, skipped=True)
     pacer = commits or IndexCommits()
-    for papers, errors in _parsed_batches(path, real_fmt, batch_size):
+    fast = pipeline_bulk.applies(eng, real_fmt)  # the arXiv snapshot's bulk path (pipeline_bulk.py)
+    if fast:
+        pipeline_bulk.ingest_snapshot(eng, path, digest if logged else None, stats, progress, pacer, batch_size, force)
+    for papers, errors in (() if fast else _parsed_batches(path, real_fmt, batch_size)):
         if papers:
             batch_stats = eng.store.upsert_many(papers, source=str(path))
             stats.add(batch_stats)
@@ -207,6 +210,8 @@ def ingest_file(eng: Engine, path: Path, fmt: str = "auto", force: bool = False,
         pacer.finish(eng)
     if logged:
         eng.store.mark_file(path, digest, real_fmt, stats.read, stats.rejected)
+        if fast:
+            pipeline_bulk.finish(eng, path)
     return FileReport(path, real_fmt, stats)
 
 

@@ -39,11 +39,12 @@ def ingest(
     if not eng.is_owner:
         err.print(f"ingest: {describe(eng.lock.owner())} owns the indexes; writing the store only")
     files = list(importers.iter_paths(paths))
+    total = _estimated_records(files, fmt)
     t0 = time.perf_counter()
     reports: list[FileReport] = []
     try:
         with progress_bar() as bar:
-            task = bar.add_task("ingest", total=None, rate="")
+            task = bar.add_task("ingest", total=total, rate="")
             done = 0
 
             def tick(n: int) -> None:
@@ -83,6 +84,28 @@ def ingest(
     all_skipped = reports and all(r.skipped for r in reports)
     if (accepted == 0 and not all_skipped) or (missing and not reports):
         raise typer.Exit(1)
+
+
+def _estimated_records(files: list[Path], fmt: str) -> int | None:
+    """Records to expect, for the progress bar's ETA, when every file is JSON lines (one record a
+    line: the arXiv snapshot, generic JSONL); None (no ETA) otherwise."""
+    from papersift import ingest as importers
+    from papersift.ingest.snapshot_fast import estimate_records
+    from papersift.models import ParseError
+
+    if not files or len(files) > 1000:
+        return None
+    total = 0
+    for f in files:
+        try:
+            kind = importers.detect_format(f) if fmt == "auto" else fmt
+        except (ParseError, OSError):
+            return None
+        n = estimate_records(f) if kind in ("arxiv-snapshot", "jsonl") else None
+        if n is None:
+            return None
+        total += n
+    return total
 
 
 def load_demo() -> None:
