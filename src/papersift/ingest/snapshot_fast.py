@@ -138,6 +138,7 @@ def fast_paper(obj: Any, origin: str) -> Paper | None:
         authors=authors,
         categories=categories,
         published=versions[0][1] if versions else None,
+        published_precision="day" if versions else None,  # arXiv's version dates are days (models.Paper)
         updated=updated,
         doi=doi or None,
         arxiv_id=arxiv_id,
