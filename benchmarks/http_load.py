@@ -74,12 +74,15 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--max-seconds", type=float, default=60.0, help="time cap per endpoint")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--data-dir", type=Path, default=None,
+                    help="serve this existing data dir (e.g. hybrid_latency.py --keep) instead of the demo corpus")
     args = ap.parse_args()
     exe = Path(sys.executable).with_name("papersift")
     cli = [str(exe)] if exe.exists() else [sys.executable, "-m", "papersift.cli"]
     with tempfile.TemporaryDirectory(prefix="papersift-load-") as tmp:
-        data = Path(tmp) / "data"
-        subprocess.run([*cli, "--data-dir", str(data), "demo"], check=True, capture_output=True)
+        data = args.data_dir or Path(tmp) / "data"
+        if args.data_dir is None:
+            subprocess.run([*cli, "--data-dir", str(data), "demo"], check=True, capture_output=True)
         port = free_port()
         log = open(Path(tmp) / "server.log", "w")  # noqa: SIM115 - closed below
         server = subprocess.Popen([*cli, "--data-dir", str(data), "serve", "--workers", str(args.workers),
@@ -117,7 +120,8 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 os.killpg(server.pid, signal.SIGKILL)
             log.close()
-    meta = {"workers": args.workers, "concurrency": args.concurrency, "cpus": os.cpu_count()}
+    meta = {"workers": args.workers, "concurrency": args.concurrency, "cpus": os.cpu_count(),
+            "data": str(args.data_dir) if args.data_dir else "demo corpus"}
     if args.json:
         print(json.dumps({"config": meta, "results": results}, indent=2))
     else:

@@ -47,8 +47,11 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--queries", type=int, default=500)
     ap.add_argument("--embedder", default="minilm")
+    ap.add_argument("--keep", type=Path, default=None,
+                    help="build the data dir here and keep it (e.g. for http_load.py --data-dir)")
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="papersift-hybrid-"))
+    tmp = Path(tempfile.mkdtemp(prefix="papersift-hybrid-")) if args.keep is None else args.keep
+    tmp.mkdir(parents=True, exist_ok=True)
     vocab = write_corpus(tmp / "c.jsonl", args.n)
     eng = open_engine(Settings(data_dir=tmp / "data", embedder=args.embedder), "owner", upgrade=True)
     ingest_paths(eng, [tmp / "c.jsonl"], fmt="jsonl")
@@ -83,7 +86,10 @@ def main() -> None:
         print(f"{mode:<9} end-to-end top 10 ({len(queries)} queries): p50 {pct(lat, 50):.2f} ms  "
               f"p95 {pct(lat, 95):.2f} ms  p99 {pct(lat, 99):.2f} ms")
     eng.close()
-    shutil.rmtree(tmp, ignore_errors=True)
+    if args.keep is None:
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        print(f"data dir kept: {tmp / 'data'}")
 
 
 if __name__ == "__main__":
