@@ -8,8 +8,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, Security
-from fastapi.security import HTTPAuthorizationCredentials
+from fastapi import APIRouter, HTTPException, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from papersift import accounts
@@ -23,6 +22,7 @@ from papersift.store.stats import snapshot as stats_snapshot
 from papersift.web import deps
 from papersift.web.deps import parse_day as _day
 from papersift.web.schemas import (
+    BearerToken,
     DailyOut,
     DailySort,
     MeOut,
@@ -35,14 +35,10 @@ from papersift.web.schemas import (
     SubmitIn,
     SubmitOut,
     VoteOut,
-    bearer,
     errors,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["papersift"])
-# documents the Bearer scheme in OpenAPI; the check itself is deps.require_api_user (a token, or a
-# session cookie plus X-CSRF-Token)
-BearerToken = Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
 
 
 def paper_json(p: Paper) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from papersift.store import interests as sql
 from papersift.web import deps
 from papersift.web.library import login_redirect
 from papersift.web.render import render
+from papersift.web.schemas import BearerToken, ForYouOut, errors
 
 router = APIRouter()
 
@@ -34,9 +35,11 @@ async def foryou_page(request: Request, trending: int = Query(1, ge=0, le=1)):
         "n_positives": len(sig.positives)})
 
 
-@router.get("/api/v1/foryou", tags=["interests"], summary="Your For-you papers, each with its reasons")
-async def api_foryou(request: Request, limit: int = Query(20, ge=1, le=100), since: str | None = None,
-                     include_trending: bool = True):
+@router.get("/api/v1/foryou", tags=["interests"], summary="Your For-you papers, each with its reasons",
+            response_model=ForYouOut, responses=errors(400, 401, 422))
+async def api_foryou(request: Request, limit: int = Query(20, ge=1, le=100),
+                     since: str | None = Query(None, description="ISO date or time: papers first seen since"),
+                     include_trending: bool = True, _token: BearerToken = None):
     from papersift.web.api import paper_json
 
     user = deps.require_api_user(request)

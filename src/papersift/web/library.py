@@ -25,6 +25,17 @@ from papersift.models import Paper
 from papersift.store import interests as sql
 from papersift.web import deps
 from papersift.web.render import render
+from papersift.web.schemas import (
+    BearerToken,
+    FeedbackOut,
+    FollowCreated,
+    FollowsOut,
+    ImportOut,
+    LibraryOut,
+    SavedCreated,
+    TagsOut,
+    errors,
+)
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -314,14 +325,17 @@ def _follow_json(f: interests.Follow) -> dict[str, Any]:
     return {"id": f.id, "kind": f.kind, "value": f.value, "created_at": f.created_at.isoformat()}
 
 
-@api.get("/follows", summary="What you follow")
-def api_follows(request: Request):
+@api.get("/follows", summary="What you follow", response_model=FollowsOut, responses=errors(401))
+def api_follows(request: Request, _token: BearerToken = None):
     user = deps.require_api_user(request)
     return {"follows": [_follow_json(f) for f in interests.follows_of(deps.db(request), user)]}
 
 
-@api.post("/follows", summary="Follow an author, a category (cs.CL, or cs) or a search", status_code=201)
-def api_follow(request: Request, body: FollowIn, response: Response):
+@api.post("/follows", summary="Follow an author, a category (cs.CL, or cs) or a search", status_code=201,
+          response_model=FollowCreated,
+          responses={200: {"model": FollowCreated, "description": "Followed already (`new` is false)"},
+                     **errors(400, 401, 403, 422, 503)})
+def api_follow(request: Request, body: FollowIn, response: Response, _token: BearerToken = None):
     user = deps.require_api_user(request)
     try:
         f, new = interests.follow(deps.db(request), user, body.kind, body.value)
@@ -332,8 +346,9 @@ def api_follow(request: Request, body: FollowIn, response: Response):
     return {**_follow_json(f), "new": new}
 
 
-@api.delete("/follows/{follow_id}", summary="Stop following", status_code=204)
-def api_unfollow(request: Request, follow_id: int):
+@api.delete("/follows/{follow_id}", summary="Stop following", status_code=204,
+            responses=errors(401, 403, 404, 422, 503))
+def api_unfollow(request: Request, follow_id: int, _token: BearerToken = None):
     user = deps.require_api_user(request)
     if not sql.remove_follow_id(deps.db(request), user.id, follow_id):
         raise HTTPException(404, f"no follow {follow_id} of yours")
@@ -346,9 +361,19 @@ def _saved_json(p: Paper, r: interests.SavedPaper) -> dict[str, Any]:
     return {"paper": paper_json(p), "tags": r.tags, "saved_at": r.saved_at.isoformat()}
 
 
-@api.get("/library", summary="Your library (format=bibtex for a BibTeX export)")
-def api_library(request: Request, tag: str | None = None, format: str = "json",
-                limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)):
+#: GET /api/v1/library's 200 answers JSON (LibraryOut) or, with format=bibtex, a BibTeX file
+BIBTEX_200: dict[int | str, dict[str, Any]] = {200: {
+    "description": "The library as JSON, or with format=bibtex as a BibTeX file (every paper of the library "
+                   "or the tag; limit and offset do not apply)",
+    "content": {"application/x-bibtex": {"schema": {"type": "string"}}}}}
+
+
+@api.get("/library", summary="Your library (format=bibtex for a BibTeX export)", response_model=LibraryOut,
+         responses={**BIBTEX_200, **errors(400, 401, 422)})
+def api_library(request: Request, tag: str | None = None,
+                format: str = Query("json", description="json, or bibtex (application/x-bibtex)"),
+                limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
+                _token: BearerToken = None):
     user = deps.require_api_user(request)
     if format == "bibtex":
         return _bibtex_response(request, user, tag)
@@ -359,8 +384,11 @@ def api_library(request: Request, tag: str | None = None, format: str = "json",
             "items": [_saved_json(p, r) for p, r in rows[offset:offset + limit]]}
 
 
-@api.post("/library", summary="Save a paper (tags are added to those it has)", status_code=201)
-def api_save(request: Request, body: SaveIn, response: Response):
+@api.post("/library", summary="Save a paper (tags are added to those it has)", status_code=201,
+          response_model=SavedCreated,
+          responses={200: {"model": SavedCreated, "description": "Saved already (`new` is false; the tags are added)"},
+                     **errors(400, 401, 403, 404, 422, 503)})
+def api_save(request: Request, body: SaveIn, response: Response, _token: BearerToken = None):
     user = deps.require_api_user(request)
     try:
         p, new = interests.save(deps.engine(request).store, user, body.paper_id, body.tags)
@@ -373,8 +401,9 @@ def api_save(request: Request, body: SaveIn, response: Response):
     return {**_saved_json(p, row), "new": new}
 
 
-@api.patch("/library/{paper_id:path}", summary="Add or remove tags of a saved paper")
-def api_tags(request: Request, paper_id: str, body: TagsIn):
+@api.patch("/library/{paper_id:path}", summary="Add or remove tags of a saved paper", response_model=TagsOut,
+           responses=errors(401, 403, 404, 422, 503))
+def api_tags(request: Request, paper_id: str, body: TagsIn, _token: BearerToken = None):
     user = deps.require_api_user(request)
     try:
         tags = interests.change_tags(deps.engine(request).store, user, paper_id, body.add, body.remove)
@@ -383,8 +412,9 @@ def api_tags(request: Request, paper_id: str, body: TagsIn):
     return {"paper_id": paper_id, "tags": tags}
 
 
-@api.delete("/library/{paper_id:path}", summary="Remove a paper from your library", status_code=204)
-def api_unsave(request: Request, paper_id: str):
+@api.delete("/library/{paper_id:path}", summary="Remove a paper from your library", status_code=204,
+            responses=errors(401, 403, 404, 422, 503))
+def api_unsave(request: Request, paper_id: str, _token: BearerToken = None):
     user = deps.require_api_user(request)
     try:
         gone = interests.unsave(deps.engine(request).store, user, paper_id)
@@ -395,8 +425,9 @@ def api_unsave(request: Request, paper_id: str):
     return Response(status_code=204)
 
 
-@api.post("/library/import", summary="Import a BibTeX / Zotero (BibTeX, CSV, RDF) file into your library")
-async def api_import(request: Request, file: UploadFile, tags: str = Form("")):
+@api.post("/library/import", summary="Import a BibTeX / Zotero (BibTeX, CSV, RDF) file into your library",
+          response_model=ImportOut, responses=errors(400, 401, 403, 413, 422, 503))
+async def api_import(request: Request, file: UploadFile, tags: str = Form(""), _token: BearerToken = None):
     from starlette.concurrency import run_in_threadpool
 
     user = deps.require_api_user(request)
@@ -411,8 +442,9 @@ async def api_import(request: Request, file: UploadFile, tags: str = Form("")):
     return report.as_dict()
 
 
-@api.post("/feedback", summary="Thumbs up (1), down (-1) or clear (0) on a paper")
-def api_feedback(request: Request, body: FeedbackIn):
+@api.post("/feedback", summary="Thumbs up (1), down (-1) or clear (0) on a paper", response_model=FeedbackOut,
+          responses=errors(401, 403, 404, 422, 503))
+def api_feedback(request: Request, body: FeedbackIn, _token: BearerToken = None):
     user = deps.require_api_user(request)
     try:
         p = interests.set_feedback(deps.engine(request).store, user, body.paper_id, body.value)

@@ -5,15 +5,19 @@ Hugging Face–compatible /api/papers, /api/daily_papers. Every error body is ``
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi.security import HTTPBearer
+from fastapi import Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 #: the Bearer scheme of API tokens (`papersift token create`), shown by /docs; deps.require_api_user checks it
 bearer = HTTPBearer(auto_error=False, scheme_name="APIToken",
                     description="An API token: `Authorization: Bearer ps_…` (create one on /settings or "
                                 "with `papersift token create`).")
+#: an endpoint's parameter that documents the Bearer scheme in OpenAPI; the check itself is
+#: deps.require_api_user (a token, or a session cookie plus X-CSRF-Token)
+BearerToken = Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
 
 
 class Sort(StrEnum):
@@ -54,6 +58,7 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
             401: "No valid API token: send `Authorization: Bearer <token>`",
             403: "Not allowed (the instance is read-only)",
             404: "No such paper or endpoint",
+            413: "The request body is too large",
             422: "A parameter failed validation (out of range, not one of the allowed values)",
             503: "The database is busy; retry after the Retry-After header's seconds"}
     return {c: {"model": ErrorBody, "description": what[c]} for c in codes}
@@ -167,6 +172,78 @@ class StatsOut(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     indexed: int
+
+
+# -- /api/v1 interests: For you, follows, library, feedback (web/foryou.py, web/library.py) -----
+class ForYouPick(BaseModel):
+    rank: int
+    score: float
+    reasons: list[str] = Field(description="Why it is picked, for a person to read")
+    paper: PaperOut
+
+
+class ForYouOut(BaseModel):
+    user: str
+    mode: Literal["vectors", "keywords"] = Field(
+        description="vectors: similarity by embeddings; keywords: no vectors yet, by a BM25 profile")
+    message: str | None
+    picks: list[ForYouPick]
+
+
+class FollowOut(BaseModel):
+    id: int
+    kind: Literal["author", "category", "query"]
+    value: str
+    created_at: str
+
+
+class FollowsOut(BaseModel):
+    follows: list[FollowOut]
+
+
+class FollowCreated(FollowOut):
+    new: bool = Field(description="False when it was followed already (status 200, not 201)")
+
+
+class SavedOut(BaseModel):
+    paper: PaperOut
+    tags: list[str]
+    saved_at: str
+
+
+class SavedCreated(SavedOut):
+    new: bool = Field(description="False when it was saved already (status 200, not 201)")
+
+
+class LibraryOut(BaseModel):
+    total: int = Field(description="How many papers the library (or the tag) holds")
+    limit: int
+    offset: int
+    items: list[SavedOut]
+
+
+class TagsOut(BaseModel):
+    paper_id: str = Field(description="The id as sent")
+    tags: list[str] = Field(description="The paper's tags now")
+
+
+class ImportProblem(BaseModel):
+    location: str
+    reason: str
+
+
+class ImportOut(BaseModel):
+    entries: int = Field(description="Entries read from the file")
+    matched: dict[str, int] = Field(description="Entries matched to stored papers: by arxiv, doi, title")
+    added_papers: int = Field(description="Entries not in the store, added as papers")
+    saved: int = Field(description="Papers newly saved to the library")
+    already_saved: int
+    errors: list[ImportProblem] = Field(description="Entries that could not be read, and why")
+
+
+class FeedbackOut(BaseModel):
+    paper_id: str
+    value: Literal[-1, 0, 1]
 
 
 # -- Hugging Face–compatible ------------------------------------------------------------------
