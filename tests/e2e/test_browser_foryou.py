@@ -21,10 +21,13 @@ def test_signup_follow_save_see_for_you(fresh_page, screenshots_dir) -> None:  #
     name, password = unique_name("reader"), "browser-password-1"
     page.goto("/signup")
     page.get_by_label("Username").fill(name)
+    page.get_by_label("E-mail (optional)").fill(f"{name}@example.org")
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_label("Password again").fill(password)
     page.get_by_role("button", name="Create account").click()
     page.wait_for_url("**/")
+    page.goto("/settings")  # the address given at sign-up is the account's
+    assert page.get_by_label("E-mail address").input_value() == f"{name}@example.org"
 
     page.get_by_role("navigation", name="Your papers").get_by_role("link", name="Follows").click()
     page.wait_for_url("**/follows")
