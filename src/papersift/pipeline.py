@@ -60,6 +60,26 @@ class IndexCommits:
             self.papers, self.last = 0, time.monotonic()
 
 
+
+def record_batch(eng: Engine, stats: IngestStats, got: IngestStats) -> None:
+    """A batch the store took: its counts, the records it refused (the rest landed) and, as index
+    owner when nobody wrote in between, its rows in the lexical index at once."""
+    stats.add(got)
+    if got.errors:
+        eng.store.record_errors(got.errors)
+    if eng.is_owner and got.seq and eng.lexical.applied_seq == got.seq - 1:
+        eng.lexical.add(got.inserted, replace=False)
+        eng.lexical.add(got.changed)
+        eng.lexical.applied_seq = got.seq
+
+
+def record_rejected(eng: Engine, stats: IngestStats, errors: list[ParseError]) -> None:
+    """Records the parser could not read: counted, listed and logged in the store."""
+    stats.read += len(errors)
+    stats.rejected += len(errors)
+    stats.errors.extend(errors)
+    eng.store.record_errors(errors)
+
 def _batched(records: Iterable[Paper | ParseError],
              size: int) -> Iterator[tuple[list[Paper], list[ParseError]]]:
     papers: list[Paper] = []
@@ -189,20 +209,9 @@ def ingest_file(eng: Engine, path: Path, fmt: str = "auto", force: bool = False,
         pipeline_bulk.ingest_snapshot(eng, path, digest if logged else None, stats, progress, pacer, batch_size, force)
     for papers, errors in (() if fast else _parsed_batches(path, real_fmt, batch_size)):
         if papers:
-            batch_stats = eng.store.upsert_many(papers, source=str(path))
-            stats.add(batch_stats)
-            if batch_stats.errors:  # records the store refused; the rest of the batch landed
-                eng.store.record_errors(batch_stats.errors)
-            if eng.is_owner and eng.lexical.applied_seq == batch_stats.seq - 1:
-                # nobody else wrote in between: index the rows we have in hand
-                eng.lexical.add(batch_stats.inserted, replace=False)
-                eng.lexical.add(batch_stats.changed)
-                eng.lexical.applied_seq = batch_stats.seq
+            record_batch(eng, stats, eng.store.upsert_many(papers, source=str(path)))
         if errors:
-            stats.read += len(errors)
-            stats.rejected += len(errors)
-            stats.errors.extend(errors)
-            eng.store.record_errors(errors)
+            record_rejected(eng, stats, errors)
         pacer.step(eng, len(papers))
         if progress:
             progress(len(papers) + len(errors))

@@ -120,6 +120,8 @@ def ingest_snapshot(eng: Engine, path: Path, digest: str | None, stats: IngestSt
                     progress: Progress | None, pacer: IndexCommits, batch_size: int, force: bool = False) -> None:
     """Read one snapshot file into the store (and the lexical index, as owner), resuming after the
     last committed batch of an interrupted run of the same file content (unless ``force``)."""
+    from papersift.pipeline import record_batch, record_rejected  # pipeline imports this module
+
     key = str(path)
     offset = line = 0
     if digest is not None and not force:
@@ -137,19 +139,9 @@ def ingest_snapshot(eng: Engine, path: Path, digest: str | None, stats: IngestSt
             (key, {"sha256": digest, "offset": pos, "line": n}) if digest is not None else None)
         if papers:
             for got in bulk.insert_new(eng.store, papers, source=key, checkpoint=point):
-                stats.add(got)
-                if got.errors:  # records the store refused; the rest of the batch landed
-                    eng.store.record_errors(got.errors)
-                if eng.is_owner and got.seq and eng.lexical.applied_seq == got.seq - 1:
-                    # nobody else wrote in between: index the rows we have in hand
-                    eng.lexical.add(got.inserted, replace=False)
-                    eng.lexical.add(got.changed)
-                    eng.lexical.applied_seq = got.seq
+                record_batch(eng, stats, got)
         if errors:
-            stats.read += len(errors)
-            stats.rejected += len(errors)
-            stats.errors.extend(errors)
-            eng.store.record_errors(errors)
+            record_rejected(eng, stats, errors)
             if not papers and point is not None:
                 with eng.db.write() as conn:
                     bulk.set_checkpoint(conn, *point)
