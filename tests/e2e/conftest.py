@@ -13,7 +13,7 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -94,7 +94,7 @@ def build_seeded(data: Path, db_url: str | None = None) -> Path:
     return data
 
 
-_SEEDED: dict[str, Seeded] = {}
+_SEEDED: dict[tuple[str, str], Seeded] = {}
 
 
 @pytest.fixture(scope="module")
@@ -103,21 +103,33 @@ def e2e_backend(request: pytest.FixtureRequest) -> str:
     return str(getattr(request, "param", "sqlite"))
 
 
+def build_on(backend: str, where: Path, build: Callable[[Path, str | None], Path],
+             request: pytest.FixtureRequest, db_url: str | None = None) -> Seeded:
+    """``build(data_dir, database_url)`` on ``backend``, as a template ``serve`` copies: on PostgreSQL
+    into ``db_url`` (else a fresh migrated database of the session's cluster)."""
+    if backend != "postgres":
+        return Seeded(build(where, None))
+    cluster = request.getfixturevalue("pg_cluster")
+    url = db_url or cluster.create_database(migrated=True)
+    seeded = Seeded(build(where, url))
+    seeded.db_url, seeded.cluster = url, cluster
+    return seeded
+
+
+def template_on(name: str, backend: str, build: Callable[[Path, str | None], Path],
+                tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Seeded:
+    """The template ``name`` on ``backend``, built once per session."""
+    if (name, backend) not in _SEEDED:
+        where = tmp_path_factory.mktemp(f"{name}-{backend}") / "data"
+        _SEEDED[name, backend] = build_on(backend, where, build, request)
+    return _SEEDED[name, backend]
+
+
 @pytest.fixture(scope="module")
 def seeded_template(e2e_backend: str, tmp_path_factory: pytest.TempPathFactory,
                     request: pytest.FixtureRequest) -> Path:
     """Built once per session and backend; every server gets its own copy, so no test sees another's writes."""
-    if e2e_backend not in _SEEDED:
-        where = tmp_path_factory.mktemp(f"seeded-{e2e_backend}") / "data"
-        if e2e_backend == "postgres":
-            cluster = request.getfixturevalue("pg_cluster")
-            url = cluster.create_database(migrated=True)
-            seeded = Seeded(build_seeded(where, url))
-            seeded.db_url, seeded.cluster = url, cluster
-        else:
-            seeded = Seeded(build_seeded(where))
-        _SEEDED[e2e_backend] = seeded
-    return _SEEDED[e2e_backend]
+    return template_on("seeded", e2e_backend, build_seeded, tmp_path_factory, request)
 
 
 def _db_url(data: Path, template: Path) -> str:

@@ -59,8 +59,8 @@ def surface_papers(now: datetime) -> list[Paper]:
                sources=["hf-text"]) for i in range(1, ADDED_TODAY)]
 
 
-def build_surface(data: Path) -> Path:
-    eng = open_engine(Settings(data_dir=data), "owner", owner="test-seed", upgrade=True)
+def build_surface(data: Path, db_url: str | None = None) -> Path:
+    eng = open_engine(Settings(data_dir=data, database_url=db_url), "owner", owner="test-seed", upgrade=True)
     try:
         eng.store.upsert_many(surface_papers(datetime.now()))
         eng.catch_up()

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+pytestmark = pytest.mark.backends
 JSON_PREFIXES = ("/api/v1/", "/api/papers", "/api/daily_papers")
 
 

@@ -15,10 +15,9 @@ import feedparser
 import httpx
 import pytest
 
-from papersift.config import Settings
 from papersift.engine import open_engine
 from papersift.models import Paper
-from tests.e2e.conftest import Live, http, serve
+from tests.e2e.conftest import Live, http, serve, template_on
 from tests.e2e.surface_seed import ADDED_TODAY, LATEX_ID, LATEX_TITLE, OLD_ID, build_surface
 
 A = "{http://www.w3.org/2005/Atom}"
@@ -28,9 +27,13 @@ FEEDS = ["/daily.atom", "/daily.rss", "/feeds/daily.xml", "/daily.atom?date=2025
          "/daily.atom?date=1999-01-01"]
 
 
-@pytest.fixture(scope="session")
-def feeds_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_surface(tmp_path_factory.mktemp("feeds") / "data")
+pytestmark = pytest.mark.backends
+
+
+@pytest.fixture(scope="module")
+def feeds_template(e2e_backend: str, tmp_path_factory: pytest.TempPathFactory,
+                   request: pytest.FixtureRequest) -> Path:
+    return template_on("feeds", e2e_backend, build_surface, tmp_path_factory, request)
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +135,7 @@ def test_an_entry_keeps_its_id_when_its_paper_merges_with_the_arxiv_record(
         before = parsed(cl, "/daily.atom")
         hf = next(e for e in before.entries if e.title == "Undated Hugging Face paper number 7 on diffusion")
         assert "/papers/hf-text-" in hf.link
-        eng = open_engine(Settings(data_dir=lv.data_dir), "owner", owner="test-merge")
+        eng = open_engine(lv.settings, "owner", owner="test-merge")
         try:  # the same paper arrives from arXiv: its id becomes the arXiv id
             eng.store.upsert_many([Paper(title=hf.title, arxiv_id="2512.09999", abstract="No date is known.",
                                          authors=["Ada Lovelace"], sources=["arxiv"])])

@@ -15,6 +15,8 @@ from papersift.store import harvest as harvest_sql
 from tests.e2e.conftest import csrf_from, http, serve, signup, unique_name
 from tests.fakes.servers import FakeArxivApi
 
+pytestmark = pytest.mark.backends
+
 
 def test_submit_form_fetches_an_unknown_arxiv_id(seeded_template: Path, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:

@@ -23,11 +23,15 @@ RT = FIXTURES / "roundtrip"
 FULL = "2502.11111"  # the fixture item with every field
 
 
+pytestmark = pytest.mark.backends
+
+
 @pytest.fixture(scope="module")
-def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    where = tmp_path_factory.mktemp("hfhub")
+def url(e2e_backend: str, tmp_path_factory: pytest.TempPathFactory,
+        request: pytest.FixtureRequest) -> Iterator[str]:
+    where = tmp_path_factory.mktemp(f"hfhub-{e2e_backend}")
     with served(where, RT / "hf_daily.json", FIXTURES / "hf" / "daily_papers_2024-10-25.json",
-                RT / "hf_page.txt") as c:
+                RT / "hf_page.txt", backend=e2e_backend, request=request) as c:
         yield str(c.base_url).rstrip("/")
 
 

@@ -7,10 +7,12 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
 
 from tests.conftest import FIXTURES
 from tests.e2e.conftest import HOSTILE, HOSTILE_ID, Live, csrf_from, http, signup
 
+pytestmark = pytest.mark.backends
 ACTIONS = re.compile(r'<form method="post" action="(/library/save|/feedback)".*?</form>', re.S)
 
 

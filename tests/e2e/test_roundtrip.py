@@ -3,8 +3,9 @@ papersift's /api/v1 and the Hugging Face–shaped /api/papers, /api/daily_papers
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,26 +16,46 @@ from papersift import pipeline
 from papersift.config import Settings
 from papersift.engine import open_engine
 from tests.conftest import FIXTURES
-from tests.e2e.conftest import Live, http, serve
+from tests.e2e.conftest import Live, build_on, http, serve
 
 RT = FIXTURES / "roundtrip"
+pytestmark = pytest.mark.backends
 
 
 @contextmanager
-def served(where: Path, *files: Path) -> Iterator[httpx.Client]:
-    """A live server over a data dir that `papersift ingest FILES...` built (in that order)."""
-    data = where / "template"
-    eng = open_engine(Settings(data_dir=data), "owner", owner="test-roundtrip", upgrade=True)
-    try:
-        for f in files:  # one call per file: the order is the test's
-            stats = pipeline.ingest_paths(eng, [f])
-            assert stats.rejected == 0, [str(e) for e in stats.errors]
-        eng.catch_up()
-    finally:
-        eng.close()
+def served(where: Path, *files: Path, backend: str = "sqlite",
+           request: pytest.FixtureRequest | None = None) -> Iterator[httpx.Client]:
+    """A live server over a data dir (and on PostgreSQL a database) that `papersift ingest FILES...`
+    built (in that order)."""
+    def build(data: Path, db_url: str | None) -> Path:
+        eng = open_engine(Settings(data_dir=data, database_url=db_url), "owner", owner="test-roundtrip",
+                          upgrade=True)
+        try:
+            for f in files:  # one call per file: the order is the test's
+                stats = pipeline.ingest_paths(eng, [f])
+                assert stats.rejected == 0, [str(e) for e in stats.errors]
+            eng.catch_up()
+        finally:
+            eng.close()
+        return data
+
+    template = build_on(backend, where / "template", build, request)  # type: ignore[arg-type]
     lv: Live
-    with serve(data, where) as lv, http(lv.url) as c:
-        yield c
+    try:
+        with serve(template, where) as lv, http(lv.url) as c:
+            yield c
+    finally:
+        if template.cluster:
+            template.cluster.drop_database(template.db_url)  # type: ignore[attr-defined]
+
+
+Served = Callable[..., AbstractContextManager[httpx.Client]]
+
+
+@pytest.fixture
+def serve_files(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Served:
+    """``served`` in this test's temp dir, on this test's backend."""
+    return functools.partial(served, tmp_path, backend=backend, request=request)
 
 
 def v1(c: httpx.Client, pid: str) -> dict[str, Any]:
@@ -54,8 +75,8 @@ def subset(got: dict[str, Any], want: dict[str, Any]) -> None:
     assert not diff, f"(got, want) per field: {diff}"
 
 
-def test_hf_daily_item_every_field(tmp_path: Path) -> None:
-    with served(tmp_path, RT / "hf_daily.json") as c:
+def test_hf_daily_item_every_field(serve_files: Served) -> None:
+    with serve_files(RT / "hf_daily.json") as c:
         subset(v1(c, "2502.11111"), {
             "id": "2502.11111", "arxiv_id": "2502.11111", "title": "Sparse Low-Rank Adapters for Every Layer",
             "abstract": "We adapt every layer with sparse low-rank updates, matching full fine-tuning.",
@@ -88,8 +109,8 @@ def test_hf_daily_item_every_field(tmp_path: Path) -> None:
         assert entry["paper"]["id"] == "2502.11111" and entry["paper"]["upvotes"] == 42
 
 
-def test_real_hf_daily_file_keeps_upvotes_submitter_and_comments(tmp_path: Path) -> None:
-    with served(tmp_path, FIXTURES / "hf" / "daily_papers_2024-10-25.json") as c:
+def test_real_hf_daily_file_keeps_upvotes_submitter_and_comments(serve_files: Served) -> None:
+    with serve_files(FIXTURES / "hf" / "daily_papers_2024-10-25.json") as c:
         day = c.get("/api/daily_papers", params={"date": "2024-10-25", "limit": 100})
         assert day.status_code == 200 and len(day.json()) == 29 and day.headers["X-Total-Count"] == "29"
         p = v1(c, "2410.17243")
@@ -104,8 +125,8 @@ def test_real_hf_daily_file_keeps_upvotes_submitter_and_comments(tmp_path: Path)
         assert top[0]["upvotes"] > 0
 
 
-def test_hf_paper_object(tmp_path: Path) -> None:
-    with served(tmp_path, FIXTURES / "hf" / "paper_info.json") as c:
+def test_hf_paper_object(serve_files: Served) -> None:
+    with serve_files(FIXTURES / "hf" / "paper_info.json") as c:
         subset(v1(c, "2509.04664"), {
             "title": "Why Language Models Hallucinate", "published": "2025-09-04", "published_precision": "day",
             "authors": ["Adam Tauman Kalai", "Ofir Nachum", "Santosh S. Vempala", "Edwin Zhang"],
@@ -116,8 +137,8 @@ def test_hf_paper_object(tmp_path: Path) -> None:
                                      "githubRepo": "https://github.com/example/hallucinate"})
 
 
-def test_arxiv_atom(tmp_path: Path) -> None:
-    with served(tmp_path, FIXTURES / "arxiv" / "search_query=au_del_maestro.xml") as c:
+def test_arxiv_atom(serve_files: Served) -> None:
+    with serve_files(FIXTURES / "arxiv" / "search_query=au_del_maestro.xml") as c:
         p = v1(c, "1201.4869")
         subset(p, {"title": "A Luttinger Liquid Core Inside Helium-4 Filled Nanopores",
                    "authors": ["Adrian Del Maestro"], "published": "2012-01-23", "published_precision": "day",
@@ -128,8 +149,8 @@ def test_arxiv_atom(tmp_path: Path) -> None:
         assert hf(c, "1201.4869")["publishedAt"] == "2012-01-23T00:00:00.000Z"
 
 
-def test_arxiv_oai(tmp_path: Path) -> None:
-    with served(tmp_path, FIXTURES / "arxiv" / "ListRecordsResponse.xml") as c:
+def test_arxiv_oai(serve_files: Served) -> None:
+    with serve_files(FIXTURES / "arxiv" / "ListRecordsResponse.xml") as c:
         p = v1(c, "0704.0471")
         subset(p, {"title": "Density dependence of the symmetry energy and the nuclear equation of state: "
                             "A Dynamical and Statistical model perspective",
@@ -138,16 +159,16 @@ def test_arxiv_oai(tmp_path: Path) -> None:
         assert p["authors"][0] == "D.V. Shetty"
 
 
-def test_arxiv_snapshot(tmp_path: Path) -> None:
-    with served(tmp_path, FIXTURES / "arxiv" / "arxiv-metadata-oai-snapshot.json") as c:
+def test_arxiv_snapshot(serve_files: Served) -> None:
+    with serve_files(FIXTURES / "arxiv" / "arxiv-metadata-oai-snapshot.json") as c:
         subset(v1(c, "0704.0001"), {
             "published": "2007-04-02", "published_precision": "day", "updated": "2007-07-24", "version": 2,
             "doi": "10.1103/physrevd.76.013009", "categories": ["hep-ph"],
             "authors": ["C. Balázs", "E. L. Berger", "P. M. Nadolsky", "C. -P. Yuan"]})
 
 
-def test_bibtex_zotero_month_and_year_precision(tmp_path: Path) -> None:
-    with served(tmp_path, RT / "zotero.bib") as c:
+def test_bibtex_zotero_month_and_year_precision(serve_files: Served) -> None:
+    with serve_files(RT / "zotero.bib") as c:
         subset(v1(c, "2402.13720"), {"published": "2024-02-01", "published_precision": "month",
                                      "authors": ["Dan Alistarh", "Xi Chen"], "doi": "10.48550/arxiv.2402.13720",
                                      "title": "Speculative Decoding with Draft Heads"})
@@ -156,9 +177,9 @@ def test_bibtex_zotero_month_and_year_precision(tmp_path: Path) -> None:
         assert hf(c, "2402.13720")["publishedPrecision"] == "month"
 
 
-def test_a_zotero_export_never_moves_a_day_precise_date(tmp_path: Path) -> None:
+def test_a_zotero_export_never_moves_a_day_precise_date(serve_files: Served) -> None:
     """The issue's case: importing a Zotero BibTeX (month-only) after the arXiv dates."""
-    with served(tmp_path, RT / "arxiv_days.jsonl", RT / "zotero.bib") as c:
+    with serve_files(RT / "arxiv_days.jsonl", RT / "zotero.bib") as c:
         subset(v1(c, "2402.13720"), {"published": "2024-02-21", "published_precision": "day"})
         subset(v1(c, "2505.14669"), {"published": "2025-05-20", "published_precision": "day"})
         assert v1(c, "2402.13720")["daily_date"] == "2024-02-21"
@@ -166,8 +187,8 @@ def test_a_zotero_export_never_moves_a_day_precise_date(tmp_path: Path) -> None:
             == {"2402.13720"}
 
 
-def test_a_finer_date_replaces_a_coarser_one(tmp_path: Path) -> None:
-    with served(tmp_path, RT / "zotero.bib", RT / "arxiv_days.jsonl") as c:
+def test_a_finer_date_replaces_a_coarser_one(serve_files: Served) -> None:
+    with serve_files(RT / "zotero.bib", RT / "arxiv_days.jsonl") as c:
         subset(v1(c, "2402.13720"), {"published": "2024-02-21", "published_precision": "day"})
 
 
@@ -185,10 +206,10 @@ def test_a_finer_date_replaces_a_coarser_one(tmp_path: Path) -> None:
                              "organization": "Example Lab", "thumbnail": "https://example.org/t2.png",
                              "abstract": "Every documented key reaches the API."}),
 ])
-def test_tabular_every_field(tmp_path: Path, name: str, pid: str, precision: str, published: str, upvotes: int,
+def test_tabular_every_field(serve_files: Served, name: str, pid: str, precision: str, published: str, upvotes: int,
                              comments: int, keywords: list[str], who: str, when: str,
                              extra: dict[str, Any]) -> None:
-    with served(tmp_path, RT / name) as c:
+    with serve_files(RT / name) as c:
         p = v1(c, pid)
         subset(p, {"published": published, "published_precision": precision, "upvotes": upvotes,
                    "source_upvotes": upvotes, "num_comments": comments, "ai_keywords": keywords,
@@ -197,9 +218,9 @@ def test_tabular_every_field(tmp_path: Path, name: str, pid: str, precision: str
                             "githubStars": extra["github_stars"], "publishedPrecision": precision})
 
 
-def test_hf_text_page_dates_nothing(tmp_path: Path) -> None:
+def test_hf_text_page_dates_nothing(serve_files: Served) -> None:
     """No date on the page: no date in the API (never the day of the import), listed as "added"."""
-    with served(tmp_path, RT / "hf_page.txt") as c:
+    with serve_files(RT / "hf_page.txt") as c:
         hits = c.get("/api/v1/search", params={"q": "saved hugging face page"}).json()["results"]
         p = hits[0]["paper"]
         subset(p, {"title": "A Paper Seen Only On A Saved Hugging Face Page", "published": None,
@@ -214,8 +235,8 @@ def test_hf_text_page_dates_nothing(tmp_path: Path) -> None:
             assert e["publishedAt"] is None and e["paper"]["publishedAt"] is None and e["dailyBasis"] == "added"
 
 
-def test_nonsense_finds_nothing_and_counts_are_true(tmp_path: Path) -> None:
-    with served(tmp_path, FIXTURES / "hf" / "daily_papers_2024-10-25.json") as c:
+def test_nonsense_finds_nothing_and_counts_are_true(serve_files: Served) -> None:
+    with serve_files(FIXTURES / "hf" / "daily_papers_2024-10-25.json") as c:
         for mode in ("lexical", "hybrid"):
             r = c.get("/api/v1/search", params={"q": "zzqxv blorptastic", "mode": mode}).json()
             assert (r["total"], r["results"]) == (0, []), mode

@@ -5,8 +5,11 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 import httpx
+import pytest
 
 from tests.e2e.conftest import HOSTILE, HOSTILE_ID, csrf_from, signup, unique_name
+
+pytestmark = pytest.mark.backends
 
 RAW = ("<script>alert(1)</script>", "<img src=x", '"onerror=alert(1)')
 

@@ -14,7 +14,7 @@ import bibtexparser
 import httpx
 import pytest
 
-from tests.e2e.conftest import Live, csrf_from, http, serve, signup
+from tests.e2e.conftest import Live, csrf_from, http, serve, signup, template_on
 from tests.e2e.surface_seed import (
     LATEX_ABSTRACT,
     LATEX_ID,
@@ -25,10 +25,13 @@ from tests.e2e.surface_seed import (
     build_surface,
 )
 
+pytestmark = pytest.mark.backends
 
-@pytest.fixture(scope="session")
-def surface_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_surface(tmp_path_factory.mktemp("surface") / "data")
+
+@pytest.fixture(scope="module")
+def surface_template(e2e_backend: str, tmp_path_factory: pytest.TempPathFactory,
+                     request: pytest.FixtureRequest) -> Path:
+    return template_on("surface", e2e_backend, build_surface, tmp_path_factory, request)
 
 
 @pytest.fixture(scope="module")
