@@ -27,6 +27,17 @@ from papersift.store.db import current_change
 from tests.fakes.servers import FakeOai, Fault, StaticOai, make_records
 
 PAPERSIFT = str(Path(sys.executable).with_name("papersift"))
+pytestmark = pytest.mark.backends
+
+
+def _database_url(backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str | None:
+    """On PostgreSQL the store is a fresh database; the environment names it, so that the CLI
+    processes a test starts use the same store."""
+    if backend != "postgres":
+        return None
+    url = str(request.getfixturevalue("pg_url"))
+    monkeypatch.setenv("PAPERSIFT_DATABASE_URL", url)
+    return url
 
 
 def client(delay: float = 0.0, **kw: object) -> PoliteClient:
@@ -166,8 +177,11 @@ def test_oai_errors_are_clear(engine: Engine) -> None:
     assert states == {"": None, "math": None, "cs": "2024-01-10"}  # one high-water mark per set
 
 
-def test_deleted_and_malformed_records_are_handled_and_reported(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "d", embedder="hashing-384")
+def test_deleted_and_malformed_records_are_handled_and_reported(tmp_path: Path, backend: str,
+                                                               request: pytest.FixtureRequest,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings(data_dir=tmp_path / "d", embedder="hashing-384",
+                        database_url=_database_url(backend, request, monkeypatch))
     eng = open_engine(settings, "owner", upgrade=True)
     try:
         records = make_records(10)
@@ -226,7 +240,7 @@ def test_deleted_and_malformed_records_are_handled_and_reported(tmp_path: Path) 
         eng.close()
 
 
-def test_delay_zero_only_for_loopback(tmp_path: Path) -> None:
+def test_delay_zero_only_for_loopback(tmp_path: Path) -> None:  # refused before any store opens: one backend
     env = {**os.environ, "PAPERSIFT_HARVEST_DELAY": "0", "PAPERSIFT_DATA": str(tmp_path / "d")}
     r = subprocess.run([PAPERSIFT, "harvest", "arxiv", "--endpoint", "https://oaipmh.arxiv.org/oai"], env=env,
                        capture_output=True, text=True, timeout=60)
@@ -234,8 +248,10 @@ def test_delay_zero_only_for_loopback(tmp_path: Path) -> None:
     assert "only for a loopback endpoint" in " ".join(r.stderr.split())
 
 
-def test_issue_command_against_a_minimal_server(tmp_path: Path) -> None:
+def test_issue_command_against_a_minimal_server(tmp_path: Path, backend: str, request: pytest.FixtureRequest,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """The issue's exact command, against a server that serves the recorded ListRecordsResponse.xml."""
+    _database_url(backend, request, monkeypatch)
     env = {**os.environ, "PAPERSIFT_HARVEST_DELAY": "0", "PAPERSIFT_DATA": str(tmp_path / "d"), "COLUMNS": "200"}
     with StaticOai() as srv:
         r = subprocess.run([PAPERSIFT, "harvest", "arxiv", "--endpoint", f"http://127.0.0.1:{srv.port}/oai2",
@@ -266,7 +282,7 @@ def _state_pages(db: Path) -> int:
     return int(row[0]) if row else 0
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # SQLite only: it watches and compares the two data dirs' SQLite files directly
 def test_sigkill_mid_harvest_then_rerun_equals_an_uninterrupted_run(tmp_path: Path) -> None:
     records = make_records(60)
     for r in records[10:13]:
@@ -319,18 +335,20 @@ def test_sigkill_mid_harvest_then_rerun_equals_an_uninterrupted_run(tmp_path: Pa
         eng.close()
 
 
-def test_cli_harvest_takes_the_job_lease(tmp_path: Path) -> None:
+def test_cli_harvest_takes_the_job_lease(tmp_path: Path, backend: str, request: pytest.FixtureRequest,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """A command-line harvest runs under the worker job's lease: never beside the worker's harvest of
     the same source, and it shows in `papersift jobs` like a worker run."""
     from papersift.store import Database
     from papersift.store import jobs as jobs_sql
 
     data = tmp_path / "d"
+    url = _database_url(backend, request, monkeypatch) or f"sqlite:///{data / 'papersift.db'}"
     env = {**os.environ, "PAPERSIFT_HARVEST_DELAY": "0", "PAPERSIFT_DATA": str(data), "COLUMNS": "200"}
     with FakeOai(make_records(7), page_size=5) as srv:
         cmd = [PAPERSIFT, "harvest", "arxiv", "--endpoint", f"{srv.base}/oai"]
         assert subprocess.run([PAPERSIFT, "db", "upgrade"], env=env, capture_output=True, timeout=60).returncode == 0
-        db = Database(f"sqlite:///{data / 'papersift.db'}")
+        db = Database(url)
         try:
             jobs_sql.ensure(db, ["harvest-arxiv"])
             assert jobs_sql.claim(db, "harvest-arxiv", "worker@elsewhere:1:abc", ttl=60, due_only=False)
