@@ -270,9 +270,19 @@ def test_issue_command_against_a_minimal_server(tmp_path: Path, backend: str, re
     assert (row["source"], row["high_water"], row["in_progress"]) == ("arxiv", "2014-12-22", False)
 
 
-def _state_pages(db: Path) -> int:
+def _state_pages(data: Path, url: str | None) -> int:
+    """The pages the harvest in ``data`` has committed, read without opening a store of ours on
+    SQLite (read-only: the file may not exist yet)."""
+    if url is not None:
+        from papersift.store import Database
+
+        db = Database(url)
+        try:
+            return harvest_sql.get_state(db, "arxiv").pages
+        finally:
+            db.close()
     try:
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+        con = sqlite3.connect(f"file:{data / 'papersift.db'}?mode=ro", uri=True, timeout=5)
         try:
             row = con.execute("SELECT pages FROM harvest_state WHERE source = 'arxiv'").fetchone()
         finally:
@@ -282,28 +292,56 @@ def _state_pages(db: Path) -> int:
     return int(row[0]) if row else 0
 
 
-@pytest.mark.slow  # SQLite only: it watches and compares the two data dirs' SQLite files directly
-def test_sigkill_mid_harvest_then_rerun_equals_an_uninterrupted_run(tmp_path: Path) -> None:
+PAPER_COLUMNS = "id, arxiv_id, title, abstract, authors, categories, published, updated, version, deleted"
+
+
+def _paper_rows(data: Path, url: str | None) -> list[tuple[object, ...]]:
+    if url is not None:
+        from papersift.store import Database
+
+        db = Database(url)
+        try:
+            with db.read() as conn:
+                return sorted(tuple(r) for r in conn.exec_driver_sql(f"SELECT {PAPER_COLUMNS} FROM papers"))
+        finally:
+            db.close()
+    con = sqlite3.connect(data / "papersift.db")
+    try:
+        return sorted(con.execute(f"SELECT {PAPER_COLUMNS} FROM papers").fetchall())
+    finally:
+        con.close()
+
+
+@pytest.mark.slow
+def test_sigkill_mid_harvest_then_rerun_equals_an_uninterrupted_run(tmp_path: Path, backend: str,
+                                                                    request: pytest.FixtureRequest) -> None:
     records = make_records(60)
     for r in records[10:13]:
         r.versions = 2
     env = {**os.environ, "PAPERSIFT_HARVEST_DELAY": "0", "COLUMNS": "200", "PAPERSIFT_EMBEDDER": "hashing-384"}
+    killed, whole = tmp_path / "killed", tmp_path / "whole"
+    urls: dict[Path, str | None] = {killed: None, whole: None}
+    if backend == "postgres":  # two stores: a fresh database each
+        cluster = request.getfixturevalue("pg_cluster")
+        urls[killed] = str(request.getfixturevalue("pg_url"))
+        urls[whole] = other = cluster.create_database(migrated=True)
+        request.addfinalizer(lambda: cluster.drop_database(other))
 
     def run(data: Path, url: str) -> subprocess.Popen[str]:
+        db_env = {"PAPERSIFT_DATABASE_URL": urls[data]} if urls[data] else {}
         return subprocess.Popen([PAPERSIFT, "--data-dir", str(data), "harvest", "arxiv", "--endpoint", url],
-                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                env={**env, **db_env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
-    killed, whole = tmp_path / "killed", tmp_path / "whole"
     with FakeOai(records, page_size=5) as srv:
         srv.delay_each = 0.15
         proc = run(killed, f"{srv.base}/oai")
         deadline = time.monotonic() + 60
-        while _state_pages(killed / "papersift.db") < 3 and time.monotonic() < deadline:
+        while _state_pages(killed, urls[killed]) < 3 and time.monotonic() < deadline:
             time.sleep(0.02)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
         assert proc.returncode == -signal.SIGKILL
-        done_before = _state_pages(killed / "papersift.db")
+        done_before = _state_pages(killed, urls[killed])
         assert 3 <= done_before < 12, "the kill must land mid-harvest"
         srv.requests.clear()
         srv.delay_each = 0.0
@@ -317,18 +355,10 @@ def test_sigkill_mid_harvest_then_rerun_equals_an_uninterrupted_run(tmp_path: Pa
         full.communicate(timeout=120)
         assert full.returncode == 0
 
-    def rows(data: Path) -> list[tuple[object, ...]]:
-        con = sqlite3.connect(data / "papersift.db")
-        try:
-            return sorted(con.execute("SELECT id, arxiv_id, title, abstract, authors, categories, published, "
-                                      "updated, version, deleted FROM papers").fetchall())
-        finally:
-            con.close()
-
-    got, want = rows(killed), rows(whole)
+    got, want = _paper_rows(killed, urls[killed]), _paper_rows(whole, urls[whole])
     assert len(want) == 60
     assert got == want  # no duplicates, no gap
-    eng = open_engine(Settings(data_dir=killed), "reader")
+    eng = open_engine(Settings(data_dir=killed, database_url=urls[killed]), "reader")
     try:
         assert eng.lexical.search("harvested paper", limit=100)[1] == 60
     finally:
