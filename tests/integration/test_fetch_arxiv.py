@@ -58,6 +58,7 @@ def test_fetch_by_ids_and_query(tmp_path: Path, backend: str, request: pytest.Fi
         assert bad.returncode == 2 and "not an arXiv id" in " ".join(bad.stderr.split())
     shown = cli(tmp_path, "show", "2410.17243", "--json")
     assert shown.returncode == 0 and json.loads(shown.stdout)["title"] == "Breaking the memory barrier"
+    assert (tmp_path / "d" / "papersift.db").exists() == (backend == "sqlite")  # the CLI used this backend
 
 
 def test_submitting_an_unknown_arxiv_id_fetches_it(engine: Engine, settings: Settings) -> None:

@@ -268,6 +268,7 @@ def test_issue_command_against_a_minimal_server(tmp_path: Path, backend: str, re
     assert status.returncode == 0, status.stderr
     (row,) = json.loads(status.stdout)
     assert (row["source"], row["high_water"], row["in_progress"]) == ("arxiv", "2014-12-22", False)
+    assert (tmp_path / "d" / "papersift.db").exists() == (backend == "sqlite")  # the CLI used this backend
 
 
 def _state_pages(data: Path, url: str | None) -> int:

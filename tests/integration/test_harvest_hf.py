@@ -112,3 +112,4 @@ def test_harvest_hf_command(tmp_path: Path, backend: str, request: pytest.Fixtur
                            timeout=60)
     assert shown.returncode == 0 and "Breaking the Memory Barrier" in shown.stdout
     assert datetime.fromisoformat(json.loads(shown.stdout)["first_seen"])
+    assert (tmp_path / "d" / "papersift.db").exists() == (backend == "sqlite")  # the CLI used this backend
