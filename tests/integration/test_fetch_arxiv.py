@@ -17,6 +17,17 @@ from papersift.engine import Engine
 from tests.fakes.servers import FakeArxivApi
 
 PAPERSIFT = str(Path(sys.executable).with_name("papersift"))
+pytestmark = pytest.mark.backends
+
+
+def _database_url(backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str | None:
+    """On PostgreSQL the store is a fresh database; the environment names it, so that the CLI
+    processes a test starts use the same store."""
+    if backend != "postgres":
+        return None
+    url = str(request.getfixturevalue("pg_url"))
+    monkeypatch.setenv("PAPERSIFT_DATABASE_URL", url)
+    return url
 
 
 def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -24,7 +35,9 @@ def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([PAPERSIFT, *args], env=env, capture_output=True, text=True, timeout=120)
 
 
-def test_fetch_by_ids_and_query(tmp_path: Path) -> None:
+def test_fetch_by_ids_and_query(tmp_path: Path, backend: str, request: pytest.FixtureRequest,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    _database_url(backend, request, monkeypatch)
     with FakeArxivApi({"2410.17243": "Breaking the memory barrier", "2410.16251": "Another fetched paper"}) as api:
         r = cli(tmp_path, "fetch", "arxiv", "2410.17243", "https://arxiv.org/abs/2410.16251v2", "--endpoint",
                 f"{api.base}/api/query", "--json")
@@ -45,6 +58,7 @@ def test_fetch_by_ids_and_query(tmp_path: Path) -> None:
         assert bad.returncode == 2 and "not an arXiv id" in " ".join(bad.stderr.split())
     shown = cli(tmp_path, "show", "2410.17243", "--json")
     assert shown.returncode == 0 and json.loads(shown.stdout)["title"] == "Breaking the memory barrier"
+    assert (tmp_path / "d" / "papersift.db").exists() == (backend == "sqlite")  # the CLI used this backend
 
 
 def test_submitting_an_unknown_arxiv_id_fetches_it(engine: Engine, settings: Settings) -> None:

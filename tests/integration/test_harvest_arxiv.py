@@ -27,6 +27,17 @@ from papersift.store.db import current_change
 from tests.fakes.servers import FakeOai, Fault, StaticOai, make_records
 
 PAPERSIFT = str(Path(sys.executable).with_name("papersift"))
+pytestmark = pytest.mark.backends
+
+
+def _database_url(backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str | None:
+    """On PostgreSQL the store is a fresh database; the environment names it, so that the CLI
+    processes a test starts use the same store."""
+    if backend != "postgres":
+        return None
+    url = str(request.getfixturevalue("pg_url"))
+    monkeypatch.setenv("PAPERSIFT_DATABASE_URL", url)
+    return url
 
 
 def client(delay: float = 0.0, **kw: object) -> PoliteClient:
@@ -166,8 +177,11 @@ def test_oai_errors_are_clear(engine: Engine) -> None:
     assert states == {"": None, "math": None, "cs": "2024-01-10"}  # one high-water mark per set
 
 
-def test_deleted_and_malformed_records_are_handled_and_reported(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "d", embedder="hashing-384")
+def test_deleted_and_malformed_records_are_handled_and_reported(tmp_path: Path, backend: str,
+                                                               request: pytest.FixtureRequest,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings(data_dir=tmp_path / "d", embedder="hashing-384",
+                        database_url=_database_url(backend, request, monkeypatch))
     eng = open_engine(settings, "owner", upgrade=True)
     try:
         records = make_records(10)
@@ -226,7 +240,7 @@ def test_deleted_and_malformed_records_are_handled_and_reported(tmp_path: Path) 
         eng.close()
 
 
-def test_delay_zero_only_for_loopback(tmp_path: Path) -> None:
+def test_delay_zero_only_for_loopback(tmp_path: Path) -> None:  # refused before any store opens: one backend
     env = {**os.environ, "PAPERSIFT_HARVEST_DELAY": "0", "PAPERSIFT_DATA": str(tmp_path / "d")}
     r = subprocess.run([PAPERSIFT, "harvest", "arxiv", "--endpoint", "https://oaipmh.arxiv.org/oai"], env=env,
                        capture_output=True, text=True, timeout=60)
@@ -234,8 +248,10 @@ def test_delay_zero_only_for_loopback(tmp_path: Path) -> None:
     assert "only for a loopback endpoint" in " ".join(r.stderr.split())
 
 
-def test_issue_command_against_a_minimal_server(tmp_path: Path) -> None:
+def test_issue_command_against_a_minimal_server(tmp_path: Path, backend: str, request: pytest.FixtureRequest,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """The issue's exact command, against a server that serves the recorded ListRecordsResponse.xml."""
+    _database_url(backend, request, monkeypatch)
     env = {**os.environ, "PAPERSIFT_HARVEST_DELAY": "0", "PAPERSIFT_DATA": str(tmp_path / "d"), "COLUMNS": "200"}
     with StaticOai() as srv:
         r = subprocess.run([PAPERSIFT, "harvest", "arxiv", "--endpoint", f"http://127.0.0.1:{srv.port}/oai2",
@@ -252,11 +268,22 @@ def test_issue_command_against_a_minimal_server(tmp_path: Path) -> None:
     assert status.returncode == 0, status.stderr
     (row,) = json.loads(status.stdout)
     assert (row["source"], row["high_water"], row["in_progress"]) == ("arxiv", "2014-12-22", False)
+    assert (tmp_path / "d" / "papersift.db").exists() == (backend == "sqlite")  # the CLI used this backend
 
 
-def _state_pages(db: Path) -> int:
+def _state_pages(data: Path, url: str | None) -> int:
+    """The pages the harvest in ``data`` has committed, read without opening a store of ours on
+    SQLite (read-only: the file may not exist yet)."""
+    if url is not None:
+        from papersift.store import Database
+
+        db = Database(url)
+        try:
+            return harvest_sql.get_state(db, "arxiv").pages
+        finally:
+            db.close()
     try:
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+        con = sqlite3.connect(f"file:{data / 'papersift.db'}?mode=ro", uri=True, timeout=5)
         try:
             row = con.execute("SELECT pages FROM harvest_state WHERE source = 'arxiv'").fetchone()
         finally:
@@ -266,28 +293,56 @@ def _state_pages(db: Path) -> int:
     return int(row[0]) if row else 0
 
 
+PAPER_COLUMNS = "id, arxiv_id, title, abstract, authors, categories, published, updated, version, deleted"
+
+
+def _paper_rows(data: Path, url: str | None) -> list[tuple[object, ...]]:
+    if url is not None:
+        from papersift.store import Database
+
+        db = Database(url)
+        try:
+            with db.read() as conn:
+                return sorted(tuple(r) for r in conn.exec_driver_sql(f"SELECT {PAPER_COLUMNS} FROM papers"))
+        finally:
+            db.close()
+    con = sqlite3.connect(data / "papersift.db")
+    try:
+        return sorted(con.execute(f"SELECT {PAPER_COLUMNS} FROM papers").fetchall())
+    finally:
+        con.close()
+
+
 @pytest.mark.slow
-def test_sigkill_mid_harvest_then_rerun_equals_an_uninterrupted_run(tmp_path: Path) -> None:
+def test_sigkill_mid_harvest_then_rerun_equals_an_uninterrupted_run(tmp_path: Path, backend: str,
+                                                                    request: pytest.FixtureRequest) -> None:
     records = make_records(60)
     for r in records[10:13]:
         r.versions = 2
     env = {**os.environ, "PAPERSIFT_HARVEST_DELAY": "0", "COLUMNS": "200", "PAPERSIFT_EMBEDDER": "hashing-384"}
+    killed, whole = tmp_path / "killed", tmp_path / "whole"
+    urls: dict[Path, str | None] = {killed: None, whole: None}
+    if backend == "postgres":  # two stores: a fresh database each
+        cluster = request.getfixturevalue("pg_cluster")
+        urls[killed] = str(request.getfixturevalue("pg_url"))
+        urls[whole] = other = cluster.create_database(migrated=True)
+        request.addfinalizer(lambda: cluster.drop_database(other))
 
     def run(data: Path, url: str) -> subprocess.Popen[str]:
+        db_env = {"PAPERSIFT_DATABASE_URL": urls[data]} if urls[data] else {}
         return subprocess.Popen([PAPERSIFT, "--data-dir", str(data), "harvest", "arxiv", "--endpoint", url],
-                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                env={**env, **db_env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
-    killed, whole = tmp_path / "killed", tmp_path / "whole"
     with FakeOai(records, page_size=5) as srv:
         srv.delay_each = 0.15
         proc = run(killed, f"{srv.base}/oai")
         deadline = time.monotonic() + 60
-        while _state_pages(killed / "papersift.db") < 3 and time.monotonic() < deadline:
+        while _state_pages(killed, urls[killed]) < 3 and time.monotonic() < deadline:
             time.sleep(0.02)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
         assert proc.returncode == -signal.SIGKILL
-        done_before = _state_pages(killed / "papersift.db")
+        done_before = _state_pages(killed, urls[killed])
         assert 3 <= done_before < 12, "the kill must land mid-harvest"
         srv.requests.clear()
         srv.delay_each = 0.0
@@ -301,36 +356,30 @@ def test_sigkill_mid_harvest_then_rerun_equals_an_uninterrupted_run(tmp_path: Pa
         full.communicate(timeout=120)
         assert full.returncode == 0
 
-    def rows(data: Path) -> list[tuple[object, ...]]:
-        con = sqlite3.connect(data / "papersift.db")
-        try:
-            return sorted(con.execute("SELECT id, arxiv_id, title, abstract, authors, categories, published, "
-                                      "updated, version, deleted FROM papers").fetchall())
-        finally:
-            con.close()
-
-    got, want = rows(killed), rows(whole)
+    got, want = _paper_rows(killed, urls[killed]), _paper_rows(whole, urls[whole])
     assert len(want) == 60
     assert got == want  # no duplicates, no gap
-    eng = open_engine(Settings(data_dir=killed), "reader")
+    eng = open_engine(Settings(data_dir=killed, database_url=urls[killed]), "reader")
     try:
         assert eng.lexical.search("harvested paper", limit=100)[1] == 60
     finally:
         eng.close()
 
 
-def test_cli_harvest_takes_the_job_lease(tmp_path: Path) -> None:
+def test_cli_harvest_takes_the_job_lease(tmp_path: Path, backend: str, request: pytest.FixtureRequest,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """A command-line harvest runs under the worker job's lease: never beside the worker's harvest of
     the same source, and it shows in `papersift jobs` like a worker run."""
     from papersift.store import Database
     from papersift.store import jobs as jobs_sql
 
     data = tmp_path / "d"
+    url = _database_url(backend, request, monkeypatch) or f"sqlite:///{data / 'papersift.db'}"
     env = {**os.environ, "PAPERSIFT_HARVEST_DELAY": "0", "PAPERSIFT_DATA": str(data), "COLUMNS": "200"}
     with FakeOai(make_records(7), page_size=5) as srv:
         cmd = [PAPERSIFT, "harvest", "arxiv", "--endpoint", f"{srv.base}/oai"]
         assert subprocess.run([PAPERSIFT, "db", "upgrade"], env=env, capture_output=True, timeout=60).returncode == 0
-        db = Database(f"sqlite:///{data / 'papersift.db'}")
+        db = Database(url)
         try:
             jobs_sql.ensure(db, ["harvest-arxiv"])
             assert jobs_sql.claim(db, "harvest-arxiv", "worker@elsewhere:1:abc", ttl=60, due_only=False)

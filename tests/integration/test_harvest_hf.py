@@ -9,6 +9,8 @@ import sys
 from datetime import date, datetime
 from pathlib import Path
 
+import pytest
+
 from papersift.accounts import users as accounts_users
 from papersift.accounts.community import set_vote
 from papersift.engine import Engine
@@ -21,6 +23,17 @@ from tests.fakes.servers import FIXTURES, FakeHf
 PAPERSIFT = str(Path(sys.executable).with_name("papersift"))
 RECORDED = json.loads((FIXTURES / "hf" / "daily_papers_2024-10-25.json").read_bytes())
 DAY = date(2024, 10, 25)
+pytestmark = pytest.mark.backends
+
+
+def _database_url(backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str | None:
+    """On PostgreSQL the store is a fresh database; the environment names it, so that the CLI
+    processes a test starts use the same store."""
+    if backend != "postgres":
+        return None
+    url = str(request.getfixturevalue("pg_url"))
+    monkeypatch.setenv("PAPERSIFT_DATABASE_URL", url)
+    return url
 
 
 def run(engine: Engine, srv: FakeHf, days: list[date]):
@@ -79,7 +92,9 @@ def test_days_without_a_list_and_paging(engine: Engine) -> None:
     assert (rep.pages, rep.new) == (3, 159)
 
 
-def test_harvest_hf_command(tmp_path: Path) -> None:
+def test_harvest_hf_command(tmp_path: Path, backend: str, request: pytest.FixtureRequest,
+                            monkeypatch: pytest.MonkeyPatch) -> None:
+    _database_url(backend, request, monkeypatch)
     env = {**os.environ, "PAPERSIFT_HARVEST_DELAY": "0", "PAPERSIFT_DATA": str(tmp_path / "d"), "COLUMNS": "200"}
     with FakeHf() as srv:
         cmd = [PAPERSIFT, "harvest", "hf", "--date", "2024-10-25", "--endpoint", f"{srv.base}/api/daily_papers",
@@ -97,3 +112,4 @@ def test_harvest_hf_command(tmp_path: Path) -> None:
                            timeout=60)
     assert shown.returncode == 0 and "Breaking the Memory Barrier" in shown.stdout
     assert datetime.fromisoformat(json.loads(shown.stdout)["first_seen"])
+    assert (tmp_path / "d" / "papersift.db").exists() == (backend == "sqlite")  # the CLI used this backend

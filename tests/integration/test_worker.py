@@ -133,8 +133,7 @@ def test_job_lease_records_outcome_and_history(db: Database) -> None:
     assert [r["outcome"] for r in jobs_sql.runs(db, "demo")] == ["failed", "ok"]
 
 
-def test_only_one_owner_per_data_dir_and_readers_never_write(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "d")
+def test_only_one_owner_per_data_dir_and_readers_never_write(settings: Settings) -> None:
     owner = open_engine(settings, "owner", owner="test", upgrade=True)
     try:
         with pytest.raises(IndexBusy, match="test"):
@@ -154,7 +153,7 @@ def test_only_one_owner_per_data_dir_and_readers_never_write(tmp_path: Path) -> 
     again.close()
 
 
-def test_a_killed_owner_leaves_no_stuck_lock(tmp_path: Path) -> None:
+def test_a_killed_owner_leaves_no_stuck_lock(tmp_path: Path) -> None:  # the data dir's lock file: no store
     data = tmp_path / "d"
     code = ("import sys, time; from papersift.index.owner import IndexLock; from pathlib import Path;"
             "l = IndexLock(Path(sys.argv[1])); assert l.acquire('holder'); print('held', flush=True); time.sleep(60)")
@@ -173,10 +172,9 @@ def test_a_killed_owner_leaves_no_stuck_lock(tmp_path: Path) -> None:
             proc.kill()
 
 
-def test_lexical_only_data_dir_never_loads_the_model(tmp_path: Path) -> None:
+def test_lexical_only_data_dir_never_loads_the_model(settings: Settings) -> None:
     from papersift.search.service import search
 
-    settings = Settings(data_dir=tmp_path / "d")
     eng = open_engine(settings, "owner", upgrade=True)
     try:
         eng.store.upsert_many(papers(0, 5))
@@ -239,11 +237,11 @@ def test_a_failing_job_is_recorded_with_its_traceback_and_the_worker_goes_on(
     assert failed and failed[0].exc_info is not None
 
 
-def test_vector_catch_up_reads_each_new_vector_once(tmp_path: Path) -> None:
+def test_vector_catch_up_reads_each_new_vector_once(settings: Settings) -> None:
     from papersift.index.embed_stage import embed_pending
     from papersift.store import embeddings as vectors_sql
 
-    settings = Settings(data_dir=tmp_path / "d", embedder="hashing-384")
+    settings.embedder = "hashing-384"
     eng = open_engine(settings, "owner", upgrade=True)
     try:
         eng.store.upsert_many(papers(0, 300))
@@ -325,7 +323,8 @@ def test_stats_snapshot_is_what_requests_read_and_the_owner_refreshes(db: Databa
 
 
 def test_vectors_of_an_older_data_dir_are_imported_not_embedded_again(tmp_path: Path) -> None:
-    """A data dir embedded before vectors lived in the store keeps its vectors after the upgrade."""
+    """A data dir embedded before vectors lived in the store keeps its vectors after the upgrade.
+    SQLite only: the old layout is an older SQLite data dir, rewritten here through its file."""
     import json
     import sqlite3
 
