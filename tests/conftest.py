@@ -136,6 +136,17 @@ def empty_db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -
     return f"sqlite:///{tmp_path / 'empty' / 'papersift.db'}"
 
 
+def backend_database_url(backend: str, request: pytest.FixtureRequest,
+                         monkeypatch: pytest.MonkeyPatch) -> str | None:
+    """On PostgreSQL, a fresh database, also named in ``PAPERSIFT_DATABASE_URL`` (for this test
+    only) so that the CLI processes and the apps a test starts use the same store; None on SQLite."""
+    if backend != "postgres":
+        return None
+    url = str(request.getfixturevalue("pg_url"))
+    monkeypatch.setenv("PAPERSIFT_DATABASE_URL", url)
+    return url
+
+
 @pytest.fixture
 def settings(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Settings:
     url = str(request.getfixturevalue("pg_url")) if backend == "postgres" else None

@@ -38,6 +38,7 @@ from papersift.notify.schedule import due_period
 from papersift.notify.sender import picks_for, preview, send_due
 from papersift.store import digest as digest_sql
 from papersift.web.app import create_app
+from tests.conftest import backend_database_url
 
 pytestmark = pytest.mark.backends  # SQLite and PostgreSQL (tests/conftest.py)
 
@@ -127,28 +128,19 @@ def make_user(eng: Engine, name: str, email: str | None, **prefs: Any) -> accoun
     return user
 
 
-def _database_url(backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str | None:
-    """On PostgreSQL the store is a fresh database; the environment names it, so that the CLI
-    processes and the web app a test starts use the same store."""
-    if backend != "postgres":
-        return None
-    url = str(request.getfixturevalue("pg_url"))
-    monkeypatch.setenv("PAPERSIFT_DATABASE_URL", url)
-    return url
-
 
 @pytest.fixture
 def world(tmp_path: Path, backend: str, request: pytest.FixtureRequest,
           monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Settings, Engine]]:
     """The corpus without vectors: the ranker's keyword (BM25 profile) mode."""
-    yield from _world(tmp_path, None, _database_url(backend, request, monkeypatch))
+    yield from _world(tmp_path, None, backend_database_url(backend, request, monkeypatch))
 
 
 @pytest.fixture(params=["keywords", "vectors"])
 def any_world(tmp_path: Path, backend: str, request: pytest.FixtureRequest,
               monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Settings, Engine]]:
     """The corpus without vectors, and embedded (the deterministic hashing embedder: the learned model)."""
-    url = _database_url(backend, request, monkeypatch)
+    url = backend_database_url(backend, request, monkeypatch)
     yield from _world(tmp_path, "hashing-384" if request.param == "vectors" else None, url)
 
 

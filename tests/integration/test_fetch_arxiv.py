@@ -14,20 +14,12 @@ from papersift import accounts
 from papersift.accounts.community import arxiv_fetcher
 from papersift.config import Settings
 from papersift.engine import Engine
+from tests.conftest import backend_database_url
 from tests.fakes.servers import FakeArxivApi
 
 PAPERSIFT = str(Path(sys.executable).with_name("papersift"))
 pytestmark = pytest.mark.backends
 
-
-def _database_url(backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str | None:
-    """On PostgreSQL the store is a fresh database; the environment names it, so that the CLI
-    processes a test starts use the same store."""
-    if backend != "postgres":
-        return None
-    url = str(request.getfixturevalue("pg_url"))
-    monkeypatch.setenv("PAPERSIFT_DATABASE_URL", url)
-    return url
 
 
 def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -37,7 +29,7 @@ def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_fetch_by_ids_and_query(tmp_path: Path, backend: str, request: pytest.FixtureRequest,
                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    _database_url(backend, request, monkeypatch)
+    backend_database_url(backend, request, monkeypatch)
     with FakeArxivApi({"2410.17243": "Breaking the memory barrier", "2410.16251": "Another fetched paper"}) as api:
         r = cli(tmp_path, "fetch", "arxiv", "2410.17243", "https://arxiv.org/abs/2410.16251v2", "--endpoint",
                 f"{api.base}/api/query", "--json")

@@ -24,20 +24,12 @@ from papersift.sources.oai import OaiError
 from papersift.store import feeds, stats
 from papersift.store import harvest as harvest_sql
 from papersift.store.db import current_change
+from tests.conftest import backend_database_url
 from tests.fakes.servers import FakeOai, Fault, StaticOai, make_records
 
 PAPERSIFT = str(Path(sys.executable).with_name("papersift"))
 pytestmark = pytest.mark.backends
 
-
-def _database_url(backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str | None:
-    """On PostgreSQL the store is a fresh database; the environment names it, so that the CLI
-    processes a test starts use the same store."""
-    if backend != "postgres":
-        return None
-    url = str(request.getfixturevalue("pg_url"))
-    monkeypatch.setenv("PAPERSIFT_DATABASE_URL", url)
-    return url
 
 
 def client(delay: float = 0.0, **kw: object) -> PoliteClient:
@@ -181,7 +173,7 @@ def test_deleted_and_malformed_records_are_handled_and_reported(tmp_path: Path, 
                                                                request: pytest.FixtureRequest,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings(data_dir=tmp_path / "d", embedder="hashing-384",
-                        database_url=_database_url(backend, request, monkeypatch))
+                        database_url=backend_database_url(backend, request, monkeypatch))
     eng = open_engine(settings, "owner", upgrade=True)
     try:
         records = make_records(10)
@@ -251,7 +243,7 @@ def test_delay_zero_only_for_loopback(tmp_path: Path) -> None:  # refused before
 def test_issue_command_against_a_minimal_server(tmp_path: Path, backend: str, request: pytest.FixtureRequest,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """The issue's exact command, against a server that serves the recorded ListRecordsResponse.xml."""
-    _database_url(backend, request, monkeypatch)
+    backend_database_url(backend, request, monkeypatch)
     env = {**os.environ, "PAPERSIFT_HARVEST_DELAY": "0", "PAPERSIFT_DATA": str(tmp_path / "d"), "COLUMNS": "200"}
     with StaticOai() as srv:
         r = subprocess.run([PAPERSIFT, "harvest", "arxiv", "--endpoint", f"http://127.0.0.1:{srv.port}/oai2",
@@ -374,7 +366,7 @@ def test_cli_harvest_takes_the_job_lease(tmp_path: Path, backend: str, request: 
     from papersift.store import jobs as jobs_sql
 
     data = tmp_path / "d"
-    url = _database_url(backend, request, monkeypatch) or f"sqlite:///{data / 'papersift.db'}"
+    url = backend_database_url(backend, request, monkeypatch) or f"sqlite:///{data / 'papersift.db'}"
     env = {**os.environ, "PAPERSIFT_HARVEST_DELAY": "0", "PAPERSIFT_DATA": str(data), "COLUMNS": "200"}
     with FakeOai(make_records(7), page_size=5) as srv:
         cmd = [PAPERSIFT, "harvest", "arxiv", "--endpoint", f"{srv.base}/oai"]

@@ -18,6 +18,7 @@ from papersift.harvest import harvest_hf
 from papersift.sources.http import PoliteClient
 from papersift.store import harvest as harvest_sql
 from papersift.store.db import current_change
+from tests.conftest import backend_database_url
 from tests.fakes.servers import FIXTURES, FakeHf
 
 PAPERSIFT = str(Path(sys.executable).with_name("papersift"))
@@ -25,15 +26,6 @@ RECORDED = json.loads((FIXTURES / "hf" / "daily_papers_2024-10-25.json").read_by
 DAY = date(2024, 10, 25)
 pytestmark = pytest.mark.backends
 
-
-def _database_url(backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str | None:
-    """On PostgreSQL the store is a fresh database; the environment names it, so that the CLI
-    processes a test starts use the same store."""
-    if backend != "postgres":
-        return None
-    url = str(request.getfixturevalue("pg_url"))
-    monkeypatch.setenv("PAPERSIFT_DATABASE_URL", url)
-    return url
 
 
 def run(engine: Engine, srv: FakeHf, days: list[date]):
@@ -94,7 +86,7 @@ def test_days_without_a_list_and_paging(engine: Engine) -> None:
 
 def test_harvest_hf_command(tmp_path: Path, backend: str, request: pytest.FixtureRequest,
                             monkeypatch: pytest.MonkeyPatch) -> None:
-    _database_url(backend, request, monkeypatch)
+    backend_database_url(backend, request, monkeypatch)
     env = {**os.environ, "PAPERSIFT_HARVEST_DELAY": "0", "PAPERSIFT_DATA": str(tmp_path / "d"), "COLUMNS": "200"}
     with FakeHf() as srv:
         cmd = [PAPERSIFT, "harvest", "hf", "--date", "2024-10-25", "--endpoint", f"{srv.base}/api/daily_papers",

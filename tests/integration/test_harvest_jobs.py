@@ -17,20 +17,11 @@ from papersift.jobs.registry import jobs_for
 from papersift.jobs.worker import Worker, lease_name
 from papersift.store import Database
 from papersift.store import jobs as jobs_sql
-from tests.conftest import restored_root_logger
+from tests.conftest import backend_database_url, restored_root_logger
 from tests.fakes.servers import FakeHf, FakeOai, make_records
 
 pytestmark = pytest.mark.backends
 
-
-def _database_url(backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str | None:
-    """On PostgreSQL the store is a fresh database; the environment names it, so that the CLI
-    processes a test starts use the same store."""
-    if backend != "postgres":
-        return None
-    url = str(request.getfixturevalue("pg_url"))
-    monkeypatch.setenv("PAPERSIFT_DATABASE_URL", url)
-    return url
 
 
 def closed_port() -> int:
@@ -61,7 +52,7 @@ def test_seconds_until_the_daily_time() -> None:
 
 def test_worker_runs_both_harvests_then_indexes_them(tmp_path: Path, backend: str, request: pytest.FixtureRequest,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    url = _database_url(backend, request, monkeypatch)
+    url = backend_database_url(backend, request, monkeypatch)
     today = datetime.now(UTC).date()
     with FakeOai(make_records(12, day=(today - timedelta(days=1)).isoformat()), page_size=5) as oai, \
             FakeHf(lists={}) as hf:
@@ -104,7 +95,7 @@ def test_worker_runs_both_harvests_then_indexes_them(tmp_path: Path, backend: st
 def test_offline_harvest_fails_politely_and_backs_off(tmp_path: Path, caplog: pytest.LogCaptureFixture,
                                                      monkeypatch: pytest.MonkeyPatch, backend: str,
                                                      request: pytest.FixtureRequest) -> None:
-    url = _database_url(backend, request, monkeypatch)
+    url = backend_database_url(backend, request, monkeypatch)
     monkeypatch.setattr(harvest_jobs, "RETRY_BACKOFF", 0.05)  # seconds between tries, not 5
     port = closed_port()
     settings = settings_for(tmp_path, f"http://127.0.0.1:{port}/oai", f"http://127.0.0.1:{port}/api/daily_papers",
