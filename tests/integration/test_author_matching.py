@@ -1,10 +1,14 @@
 """Author filters (and so author pages) match initials and "Last, First" forms without merging
 different people who share a surname."""
 
+import pytest
+
 from papersift.index.authors import name_keys, query_keys, split_name
 from papersift.index.lexical import Filters
 from papersift.search.service import search
 from tests.conftest import make_paper
+
+pytestmark = pytest.mark.backends  # SQLite and PostgreSQL (tests/conftest.py)
 
 NAMES = {1: "Dan Alistarh", 2: "D. Alistarh", 3: "Alistarh, Dan", 4: "Wei Chen", 5: "Xi Chen", 6: "Yu Chen",
          7: "Dmitri Alistarh"}

@@ -4,8 +4,12 @@ from datetime import date
 from importlib.resources import files
 from pathlib import Path
 
+import pytest
+
 from papersift import pipeline
 from papersift.rank import daily as feeds
+
+pytestmark = pytest.mark.backends  # SQLite and PostgreSQL (tests/conftest.py)
 
 
 def test_demo_corpus_dates_no_paper_today(engine) -> None:

@@ -2,10 +2,14 @@
 
 from datetime import UTC, date, datetime
 
+import pytest
+
 from papersift.accounts.users import create_user
 from papersift.models import Paper
 from papersift.store import open_store
 from papersift.store.community import set_vote, submit_to_daily
+
+pytestmark = pytest.mark.backends  # SQLite and PostgreSQL (tests/conftest.py)
 
 
 def _hf(**kw: object) -> Paper:
