@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,8 +20,10 @@ from papersift.engine import open_engine
 from papersift.store import Database
 from papersift.store import jobs as jobs_sql
 from papersift.store.db import head_revision
-from tests.conftest import restored_root_logger
+from tests.conftest import backend_database_url
 from tests.integration.test_evaluate import EXPECTED, write_collection
+
+pytestmark = pytest.mark.backends  # SQLite and PostgreSQL (tests/conftest.py)
 
 ENV = {"PAPERSIFT_EMBEDDER": "hashing-384", "COLUMNS": "200", "PAPERSIFT_LOG_LEVEL": "WARNING"}
 runner = CliRunner(env=ENV)
@@ -73,11 +75,35 @@ def ingested(tmp: Path) -> Path:
     return data
 
 
-@pytest.fixture(scope="module")
-def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data dir the read-only commands share (they never write it)."""
-    with restored_root_logger():
-        return ingested(tmp_path_factory.mktemp("cli-library"))
+@pytest.fixture
+def store(backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
+          tmp_path: Path) -> Iterator[str | None]:
+    """The test's backend for every command (PAPERSIFT_DATABASE_URL on PostgreSQL); afterwards, on
+    PostgreSQL, proof that no command fell back to a SQLite file."""
+    url = backend_database_url(backend, request, monkeypatch)
+    yield url
+    if url:
+        assert not list(tmp_path.rglob("papersift.db"))
+
+
+@pytest.fixture
+def library(tmp_path: Path, store: str | None) -> Path:
+    """A data dir the read-only commands read (they never write it)."""
+    return ingested(tmp_path)
+
+
+@pytest.fixture
+def eval_url(backend: str, request: pytest.FixtureRequest) -> Callable[[], list[str]]:
+    """``--database-url`` and a fresh empty PostgreSQL database for each `papersift eval` (which
+    never uses PAPERSIFT_DATABASE_URL); nothing on SQLite (a file in eval's own temp dir)."""
+    def fresh() -> list[str]:
+        if backend != "postgres":
+            return []
+        cluster = request.getfixturevalue("pg_cluster")
+        url = cluster.create_database(migrated=False)
+        request.addfinalizer(lambda: cluster.drop_database(url))
+        return ["--database-url", url]
+    return fresh
 
 
 @pytest.fixture
@@ -90,7 +116,7 @@ def restore_signals() -> Iterator[None]:
 
 
 # -- ingest / demo ------------------------------------------------------------------------------
-def test_ingest_prints_the_summary_and_skips_an_unchanged_file(tmp_path: Path) -> None:
+def test_ingest_prints_the_summary_and_skips_an_unchanged_file(tmp_path: Path, store: str | None) -> None:
     src = write_papers(tmp_path / "papers.jsonl")
     data = tmp_path / "data"
     out = ok(cli(data, "ingest", str(src)))
@@ -104,7 +130,7 @@ def test_ingest_prints_the_summary_and_skips_an_unchanged_file(tmp_path: Path) -
     assert (stats["papers"], stats["lexical_docs"], stats["files_ingested"]) == (6, 6, 1)
 
 
-def test_ingest_reports_missing_paths_and_bad_formats(tmp_path: Path) -> None:
+def test_ingest_reports_missing_paths_and_bad_formats(tmp_path: Path, store: str | None) -> None:
     data = tmp_path / "data"
     res = cli(data, "ingest", str(tmp_path / "nope.jsonl"))
     assert res.exit_code == 1 and f"{tmp_path / 'nope.jsonl'}: no such file or directory" in flat(res.stderr)
@@ -113,7 +139,7 @@ def test_ingest_reports_missing_paths_and_bad_formats(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "unknown format 'docx'" in flat(res.output)
 
 
-def test_demo_loads_the_bundled_corpus_once(tmp_path: Path) -> None:
+def test_demo_loads_the_bundled_corpus_once(tmp_path: Path, store: str | None) -> None:
     data = tmp_path / "data"
     res = cli(data, "demo")
     assert res.exit_code == 0, res.output
@@ -195,7 +221,7 @@ def test_stats_counts_papers_and_indexes(library: Path) -> None:
 
 
 # -- reindex / embed ------------------------------------------------------------------------------
-def test_embed_stores_vectors_and_turns_on_hybrid_search(tmp_path: Path) -> None:
+def test_embed_stores_vectors_and_turns_on_hybrid_search(tmp_path: Path, store: str | None) -> None:
     data = ingested(tmp_path)
     out = ok(cli(data, "embed"))
     assert out.startswith("embedded 6 papers with hashing-384 in") and out.endswith("6 vectors in the index")
@@ -206,7 +232,7 @@ def test_embed_stores_vectors_and_turns_on_hybrid_search(tmp_path: Path) -> None
     assert (s["vectors"], s["vectors_pending"]) == (6, 0)
 
 
-def test_hybrid_search_is_honest_and_sorts_by_date(tmp_path: Path) -> None:
+def test_hybrid_search_is_honest_and_sorts_by_date(tmp_path: Path, store: str | None) -> None:
     data = ingested(tmp_path)
     ok(cli(data, "embed"))
     res = json.loads(ok(cli(data, "search", "zzqxv blorptastic", "--json")))
@@ -224,7 +250,7 @@ def test_hybrid_search_is_honest_and_sorts_by_date(tmp_path: Path) -> None:
     assert other.startswith("embedded 6 papers with hashing-128")
 
 
-def test_embed_with_an_unknown_model_exits_2_with_one_line(tmp_path: Path) -> None:
+def test_embed_with_an_unknown_model_exits_2_with_one_line(tmp_path: Path, store: str | None) -> None:
     data = ingested(tmp_path)
     res = cli(data, "embed", "--model", "no-such-model")
     if res.exception is not None and not isinstance(res.exception, SystemExit):
@@ -233,13 +259,14 @@ def test_embed_with_an_unknown_model_exits_2_with_one_line(tmp_path: Path) -> No
     assert "Traceback" not in res.output
 
 
-def test_an_unknown_embedder_in_the_environment_is_one_line_for_any_command(tmp_path: Path) -> None:
+def test_an_unknown_embedder_in_the_environment_is_one_line_for_any_command(tmp_path: Path,
+                                                                           store: str | None) -> None:
     data = ingested(tmp_path)
     res = cli(data, "search", "graph", env={**ENV, "PAPERSIFT_EMBEDDER": "bogus"})
     assert res.exit_code == 2 and "unknown embedder 'bogus'" in flat(res.stderr)
 
 
-def test_reindex_rebuilds_both_indexes(tmp_path: Path) -> None:
+def test_reindex_rebuilds_both_indexes(tmp_path: Path, store: str | None) -> None:
     data = ingested(tmp_path)
     assert ok(cli(data, "reindex")).startswith("indexed 6 papers and 0 vectors in")
     ok(cli(data, "embed"))
@@ -248,7 +275,7 @@ def test_reindex_rebuilds_both_indexes(tmp_path: Path) -> None:
     assert (s["lexical_docs"], s["vectors"]) == (6, 6)
 
 
-def test_reindex_refuses_while_another_process_owns_the_indexes(tmp_path: Path) -> None:
+def test_reindex_refuses_while_another_process_owns_the_indexes(tmp_path: Path, store: str | None) -> None:
     data = ingested(tmp_path)
     owner = open_engine(Settings(data_dir=data), "owner", owner="worker")
     try:
@@ -261,23 +288,24 @@ def test_reindex_refuses_while_another_process_owns_the_indexes(tmp_path: Path) 
 
 
 # -- eval ---------------------------------------------------------------------------------------
-def test_eval_prints_the_scores(tmp_path: Path) -> None:
+def test_eval_prints_the_scores(tmp_path: Path, eval_url: Callable[[], list[str]]) -> None:
     coll = write_collection(tmp_path / "tiny")
-    out = ok(cli(tmp_path / "unused", "eval", str(coll), "--mode", "lexical"))
+    out = ok(cli(tmp_path / "unused", "eval", str(coll), "--mode", "lexical", *eval_url()))
     assert out.startswith("tiny (test): 2 queries, 5 docs, embedder -")
     assert (f"lexical {EXPECTED['nDCG@10']:.4f} {EXPECTED['recall@100']:.4f} {EXPECTED['MRR@10']:.4f} "
             f"{EXPECTED['MAP@100']:.4f}") in out
     report = json.loads(ok(cli(tmp_path / "unused", "eval", str(coll), "--mode", "lexical,semantic", "--json",
-                               "--cache-dir", str(tmp_path / "cache"))))
+                               "--cache-dir", str(tmp_path / "cache"), *eval_url())))
     (one,) = report["collections"]
     assert one["modes"]["lexical"]["nDCG@10"] == EXPECTED["nDCG@10"] == report["mean"]["lexical"]["nDCG@10"]
     assert one["embedder"] == "hashing-384" and set(one["modes"]) == {"lexical", "semantic"}
     assert (tmp_path / "cache" / "hashing-384" / "tiny.npz").is_file()
     run = tmp_path / "run.trec"
-    ok(cli(tmp_path / "unused", "eval", str(coll), "--mode", "lexical", "--run", str(run)))
+    ok(cli(tmp_path / "unused", "eval", str(coll), "--mode", "lexical", "--run", str(run), *eval_url()))
     assert run.read_text().splitlines()[0].split()[:4] == ["q1", "Q0", "d1", "1"]
 
 
+# SQLite only: several collections, each in its own SQLite file (--database-url takes one collection)
 def test_eval_of_several_collections_prints_one_table_with_the_mean(tmp_path: Path) -> None:
     beir = Path(__file__).parent.parent / "fixtures" / "beir"
     runs = tmp_path / "runs"
@@ -301,6 +329,7 @@ def test_eval_errors_exit_2(tmp_path: Path) -> None:
 
 
 # -- db -----------------------------------------------------------------------------------------
+# SQLite only: the data dir and its database file are not created by `db status`
 def test_db_status_and_upgrade(tmp_path: Path) -> None:
     data = tmp_path / "data"
     head = head_revision()
@@ -319,12 +348,33 @@ def test_db_status_and_upgrade(tmp_path: Path) -> None:
                       "current": True}
 
 
-def test_commands_on_an_old_schema_say_to_upgrade(tmp_path: Path) -> None:
+def test_db_status_and_upgrade_on_postgresql(tmp_path: Path, pg_empty_url: str,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy.engine import make_url
+
+    monkeypatch.setenv("PAPERSIFT_DATABASE_URL", pg_empty_url)
+    data, head = tmp_path / "data", head_revision()
+    res = cli(data, "db", "status")  # a database without the schema: said, not migrated
+    assert res.exit_code == 1
+    assert f"revision (none), needs {head} — run `papersift db upgrade`" in flat(res.stdout)
+    assert ok(cli(data, "db", "upgrade")).endswith(f"migrated to schema revision {head}")
+    assert ok(cli(data, "db", "upgrade")).endswith(f"already at schema revision {head}")
+    assert ok(cli(data, "db", "status")).endswith(f"revision {head}, needs {head}")
+    status = json.loads(ok(cli(data, "db", "status", "--json")))
+    safe = make_url(pg_empty_url).render_as_string(hide_password=True)
+    assert status == {"database": safe, "revision": head, "head": head, "current": True}
+    assert not list(tmp_path.rglob("papersift.db"))
+
+
+def test_commands_on_an_old_schema_say_to_upgrade(tmp_path: Path, backend: str, request: pytest.FixtureRequest,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     from alembic import command
     from alembic.config import Config
 
     from papersift.store.db import MIGRATIONS
 
+    if backend == "postgres":  # a database without the schema, as a SQLite file is before its first upgrade
+        monkeypatch.setenv("PAPERSIFT_DATABASE_URL", str(request.getfixturevalue("pg_empty_url")))
     data = tmp_path / "data"
     data.mkdir()
     db = Database(Settings(data_dir=data).db_url)
@@ -340,10 +390,12 @@ def test_commands_on_an_old_schema_say_to_upgrade(tmp_path: Path) -> None:
         flat(res.stderr)
     ok(cli(data, "db", "upgrade"))
     assert json.loads(ok(cli(data, "stats", "--json")))["papers"] == 0
+    assert (data / "papersift.db").exists() == (backend == "sqlite")  # the CLI used this backend
 
 
 # -- worker / jobs ------------------------------------------------------------------------------
-def test_worker_once_indexes_and_embeds_then_jobs_lists_the_runs(tmp_path: Path, restore_signals) -> None:
+def test_worker_once_indexes_and_embeds_then_jobs_lists_the_runs(tmp_path: Path, store: str | None,
+                                                                  restore_signals) -> None:
     data = ingested(tmp_path)
     listed = ok(cli(data, "jobs"))
     assert "embed every 60s last never never run" in listed and "index every 5s last never never run" in listed
@@ -361,7 +413,7 @@ def test_worker_once_indexes_and_embeds_then_jobs_lists_the_runs(tmp_path: Path,
     assert re.search(r"embed every 60s last \d+s ago ok .* runs 1 \(0 failed\) embedded 6 papers", text), text
 
 
-def test_jobs_run_makes_a_job_due_now(tmp_path: Path, restore_signals) -> None:
+def test_jobs_run_makes_a_job_due_now(tmp_path: Path, store: str | None, restore_signals) -> None:
     data = ingested(tmp_path)
     assert ok(cli(data, "jobs", "run", "index")) == "job index is due now"  # before any worker ran
     ok(cli(data, "worker", "--once"))
@@ -377,7 +429,7 @@ def test_jobs_run_makes_a_job_due_now(tmp_path: Path, restore_signals) -> None:
 
 
 # -- user ---------------------------------------------------------------------------------------
-def test_user_create_prompts_for_the_password_and_list_shows_it(tmp_path: Path) -> None:
+def test_user_create_prompts_for_the_password_and_list_shows_it(tmp_path: Path, store: str | None) -> None:
     from papersift import accounts
 
     data = tmp_path / "data"

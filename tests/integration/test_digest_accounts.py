@@ -21,7 +21,10 @@ from papersift.config import Settings
 from papersift.engine import open_engine
 from papersift.jobs.registry import jobs_for
 from papersift.notify import prefs as digest_prefs
+from tests.conftest import backend_database_url
 from tests.integration.test_digest import corpus, free_port, wait_for
+
+pytestmark = pytest.mark.backends  # SQLite and PostgreSQL (tests/conftest.py)
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -31,7 +34,9 @@ def papersift(data: Path, *args: str, stdin: str | None = None) -> subprocess.Co
                           capture_output=True, text=True, timeout=120)
 
 
-def test_cli_user_create_with_email_and_password_stdin_then_change_it(tmp_path: Path) -> None:
+def test_cli_user_create_with_email_and_password_stdin_then_change_it(
+        tmp_path: Path, backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    backend_database_url(backend, request, monkeypatch)  # the CLI processes use this test's store
     data = tmp_path / "data"
     made = papersift(data, "user", "create", "Ada", "--email", "Ada@Example.ORG", "--password-stdin",
                      stdin="correct horse battery\n")
@@ -61,6 +66,7 @@ def test_cli_user_create_with_email_and_password_stdin_then_change_it(tmp_path: 
     assert "Europe/Berlin" in papersift(data, "digest", "settings", "ada").stdout  # nothing lost
     refused = papersift(data, "digest", "send")
     assert refused.returncode == 2 and "PAPERSIFT_SMTP_HOST" in refused.stderr
+    assert (data / "papersift.db").exists() == (backend == "sqlite")  # the CLI used this backend
 
 
 def test_worker_runs_the_digest_job_only_when_smtp_is_configured(tmp_path: Path) -> None:
@@ -72,8 +78,9 @@ def test_worker_runs_the_digest_job_only_when_smtp_is_configured(tmp_path: Path)
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Iterator[tuple[str, Settings]]:
-    settings = Settings(data_dir=tmp_path / "data")
+def site(tmp_path: Path, backend: str, request: pytest.FixtureRequest,
+         monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Settings]]:
+    settings = Settings(data_dir=tmp_path / "data", database_url=backend_database_url(backend, request, monkeypatch))
     eng = open_engine(settings, "owner", owner="test", upgrade=True)
     eng.store.upsert_many(corpus())
     eng.catch_up()
@@ -94,7 +101,7 @@ def site(tmp_path: Path) -> Iterator[tuple[str, Settings]]:
 def create_app_for(settings: Settings):
     from papersift.web.app import create_app
 
-    return create_app(Settings(data_dir=settings.data_dir))
+    return create_app(Settings(data_dir=settings.data_dir, database_url=settings.database_url))
 
 
 def csrf(page: httpx.Response) -> str:
@@ -156,3 +163,4 @@ def test_signup_with_email_settings_page_and_private_feed(site: tuple[str, Setti
         token = csrf(http2.get("/settings"))
         assert http2.post("/settings/feed/revoke", data={"csrf_token": token}).status_code == 303
     assert httpx.get(feed_url).status_code == 404  # revoked
+    assert (settings.data_dir / "papersift.db").exists() == (settings.database_url is None)  # the site's backend

@@ -11,6 +11,8 @@ import pytest
 
 from papersift.evaluate import evaluate, load_collection, score_run
 
+pytestmark = pytest.mark.backends  # SQLite and PostgreSQL (tests/conftest.py)
+
 CORPUS = [
     {"_id": "d1", "title": "Surface codes for quantum error correction", "text": "Qubits protected by codes."},
     {"_id": "d2", "title": "Graph neural networks", "text": "Message passing on molecules."},
@@ -45,6 +47,12 @@ def tiny(tmp_path: Path) -> Path:
     return write_collection(tmp_path / "tiny")
 
 
+@pytest.fixture
+def eval_db(backend: str, request: pytest.FixtureRequest) -> str | None:
+    """eval's store: None (a SQLite file in its private data dir) or an empty PostgreSQL database."""
+    return str(request.getfixturevalue("pg_empty_url")) if backend == "postgres" else None
+
+
 def test_load_collection_keeps_judged_queries_only(tiny: Path) -> None:
     coll = load_collection(tiny)
     assert coll.name == "tiny"
@@ -52,9 +60,9 @@ def test_load_collection_keeps_judged_queries_only(tiny: Path) -> None:
     assert coll.qrels == {"q1": {"d1": 1}, "q2": {"d2": 1}}  # the header line is skipped
 
 
-def test_lexical_mode_gives_the_known_scores(tiny: Path, tmp_path: Path) -> None:
+def test_lexical_mode_gives_the_known_scores(tiny: Path, tmp_path: Path, eval_db: str | None) -> None:
     run_file = tmp_path / "run.trec"
-    report = evaluate(tiny, ["lexical"], run_file=run_file)
+    report = evaluate(tiny, ["lexical"], run_file=run_file, database_url=eval_db)
     assert (report["collection"], report["split"], report["queries"], report["docs"]) == ("tiny", "test", 2, 5)
     assert report["embedder"] is None  # lexical only: no model was needed
     metrics = dict(report["modes"]["lexical"])
@@ -67,18 +75,20 @@ def test_lexical_mode_gives_the_known_scores(tiny: Path, tmp_path: Path) -> None
     assert next(ln[2] for ln in lines if ln[0] == "q1") == "d1"
 
 
-def test_documents_with_the_same_title_stay_apart(tiny: Path, tmp_path: Path) -> None:
+def test_documents_with_the_same_title_stay_apart(tiny: Path, tmp_path: Path, eval_db: str | None) -> None:
     keep = tmp_path / "kept"
-    report = evaluate(tiny, ["lexical"], keep=keep)
+    report = evaluate(tiny, ["lexical"], keep=keep, database_url=eval_db)
     assert report["docs"] == len(CORPUS)  # d4 and d5 share a title but are two documents
-    assert (keep / "papersift.db").exists() and (keep / "lexical").is_dir()
+    # the store is the SQLite file in the kept dir, or (PostgreSQL) the given database: no file
+    assert (keep / "papersift.db").exists() == (eval_db is None) and (keep / "lexical").is_dir()
 
 
-def test_dense_modes_use_the_configured_embedder(tiny: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dense_modes_use_the_configured_embedder(tiny: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  eval_db: str | None) -> None:
     monkeypatch.setenv("PAPERSIFT_EMBEDDER", "hashing-384")
     seen: list[tuple[str, int, int]] = []
     report = evaluate(tiny, ["semantic", "hybrid"], floor=False, progress=lambda stage, done, total: seen.append(
-        (stage, done, total)))
+        (stage, done, total)), database_url=eval_db)
     assert report["embedder"] == "hashing-384"
     assert set(report["modes"]) == {"semantic", "hybrid"}
     assert seen and seen[-1] == ("embed", 5, 5)
@@ -131,6 +141,17 @@ def test_parse_splits_defaults_to_the_tuning_split() -> None:
         parse_splits(None, [BEIR / "alpha", BEIR / "alpha"])
 
 
+def test_a_database_url_takes_one_empty_database(tiny: Path, pg_empty_url: str) -> None:
+    from papersift.evaluate import evaluate_many
+
+    evaluate(tiny, ["lexical"], database_url=pg_empty_url)
+    with pytest.raises(ValueError, match="already holds papers"):  # never an index over someone's store
+        evaluate(tiny, ["lexical"], database_url=pg_empty_url)
+    with pytest.raises(ValueError, match="takes one collection"):
+        evaluate_many([BEIR / "alpha", BEIR / "beta"], ["lexical"], database_url=pg_empty_url)
+
+
+# SQLite only: several collections, each in its own SQLite file (--database-url takes one collection)
 def test_several_collections_in_every_mode_with_the_mean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from papersift.evaluate import evaluate_many, parse_splits
 

@@ -48,6 +48,7 @@ def jobs(ctx: typer.Context,
     if ctx.invoked_subcommand is not None:
         return
     from papersift.jobs.registry import jobs_for
+    from papersift.jobs.worker import lease_name
     from papersift.store import jobs as sql
 
     eng = open_engine()
@@ -56,6 +57,10 @@ def jobs(ctx: typer.Context,
         rows = {r.name: r for r in sql.all_jobs(eng.db)}
     finally:
         eng.close()
+    for job in schedule.values():  # this data dir's own index@host:dir row (PostgreSQL) is its job's row
+        own = lease_name(state.settings, job)
+        if own != job.name and own in rows:
+            rows[job.name] = rows.pop(own)
     names = sorted(set(schedule) | set(rows))
     data = []
     for name in names:
