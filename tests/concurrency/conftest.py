@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -17,6 +18,25 @@ import httpx
 import pytest
 
 PY = sys.executable
+
+
+def store_rows(data_dir: Path, sql: str, url: str | None = None) -> list[tuple]:
+    """Rows of ``sql`` from the store: the PostgreSQL database ``url``, else the data dir's SQLite file."""
+    if url is None:
+        con = sqlite3.connect(data_dir / "papersift.db", timeout=30)
+        try:
+            return con.execute(sql).fetchall()
+        finally:
+            con.close()
+    from sqlalchemy import text
+
+    from papersift.store import Database
+    db = Database(url)
+    try:
+        with db.read() as conn:
+            return [tuple(r) for r in conn.execute(text(sql))]
+    finally:
+        db.close()
 
 
 def free_port() -> int:

@@ -4,7 +4,6 @@ processes, password hashing stays within its memory bound, and no worker dies.""
 from __future__ import annotations
 
 import re
-import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -14,9 +13,10 @@ import httpx
 import pytest
 
 from papersift.accounts import users
-from tests.concurrency.conftest import Server, cli
+from tests.concurrency.conftest import Server, cli, store_rows
+from tests.conftest import backend_database_url
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.backends]
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 MIB = 1024 * 1024
@@ -77,9 +77,12 @@ def still_healthy(server: Server) -> None:
         assert bad not in log, log[-3000:]
 
 
-def test_concurrent_wrong_logins_evaluate_at_most_the_limit(tmp_path: Path, start_server) -> None:
+def test_concurrent_wrong_logins_evaluate_at_most_the_limit(tmp_path: Path, start_server, backend: str,
+                                                             request: pytest.FixtureRequest,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """100 wrong passwords for one account, all at once, over two web workers: at most
     MAX_FAILURES are evaluated (401), every other answer is 429, and no worker dies."""
+    url = backend_database_url(backend, request, monkeypatch)
     data = tmp_path / "data"
     r = cli(data, "user", "create", "victim", PAPERSIFT_PASSWORD="victim-password-1")
     assert r.returncode == 0, r.stderr
@@ -102,11 +105,7 @@ def test_concurrent_wrong_logins_evaluate_at_most_the_limit(tmp_path: Path, star
     assert 1 <= evaluated <= users.MAX_FAILURES
     assert evaluated + len(limited) == n, sorted(set(codes))
     assert all(a.headers.get("retry-after") for a in limited)
-    con = sqlite3.connect(f"file:{data / 'papersift.db'}?mode=ro", uri=True)
-    try:
-        rows = con.execute("select count(*) from login_attempts where username = 'victim'").fetchone()[0]
-    finally:
-        con.close()
+    rows = store_rows(data, "select count(*) from login_attempts where username = 'victim'", url)[0][0]
     assert rows == evaluated  # one stored failure per evaluated password, none for the refused
     with httpx.Client(base_url=server.url, timeout=30, trust_env=False, cookies=cookies) as c:
         r = c.post("/login", data={"username": "victim", "password": "victim-password-1", "csrf_token": token})
@@ -114,10 +113,13 @@ def test_concurrent_wrong_logins_evaluate_at_most_the_limit(tmp_path: Path, star
     still_healthy(server)
 
 
-def test_signup_flood_keeps_hash_memory_bounded(tmp_path: Path, start_server) -> None:
+def test_signup_flood_keeps_hash_memory_bounded(tmp_path: Path, start_server, backend: str,
+                                                 request: pytest.FixtureRequest,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """150 sign-ups at once (each an argon2 hash, no rate limit of their own): each worker hashes
     at most HASH_SLOTS at a time and answers the rest 429 "busy"; its peak RSS grows by at most
     the hash slots' memory and falls back afterwards; a GET meanwhile is answered."""
+    url = backend_database_url(backend, request, monkeypatch)
     data = tmp_path / "data"
     assert cli(data, "user", "list").returncode == 0
     server = start_server(data, workers=2)
@@ -165,11 +167,7 @@ def test_signup_flood_keeps_hash_memory_bounded(tmp_path: Path, start_server) ->
     assert created + busy == n, sorted(set(codes))
     assert created >= 1
     assert all("busy" in a.text and a.headers.get("retry-after") for a in answers if a.status_code == 429)
-    con = sqlite3.connect(f"file:{data / 'papersift.db'}?mode=ro", uri=True)
-    try:
-        assert con.execute("select count(*) from users").fetchone()[0] == created
-    finally:
-        con.close()
+    assert store_rows(data, "select count(*) from users", url)[0][0] == created
     for pid in pids:  # the hash slots' matrices (mapped, then given back), plus room for threads
         assert growth[pid] <= slots_mem + 48 * MIB, (growth, slots_mem)
         assert after[pid]["VmRSS"] <= before[pid]["VmRSS"] + 48 * MIB, (before, after)

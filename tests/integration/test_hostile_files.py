@@ -16,6 +16,9 @@ import pytest
 
 from papersift.config import Settings
 from papersift.engine import open_engine
+from tests.conftest import backend_database_url
+
+pytestmark = pytest.mark.backends
 
 DEEP = 10_000  # far deeper than the JSON decoder's recursion limit
 CAP = 64 * 1024  # PAPERSIFT_MAX_RECORD_BYTES for the corpus run
@@ -115,7 +118,9 @@ def ingest(data: Path, *args: str, env: dict[str, str] | None = None) -> dict:
     return json.loads(res.stdout)
 
 
-def test_hostile_corpus(tmp_path: Path) -> None:
+def test_hostile_corpus(tmp_path: Path, backend: str, request: pytest.FixtureRequest,
+                        monkeypatch: pytest.MonkeyPatch) -> None:
+    url = backend_database_url(backend, request, monkeypatch)
     titles, expected = build_corpus(tmp_path / "in")
     data = tmp_path / "d"
     env = {"PAPERSIFT_MAX_RECORD_BYTES": str(CAP)}
@@ -129,7 +134,7 @@ def test_hostile_corpus(tmp_path: Path) -> None:
             (want, got)
     assert len(got) == len(expected), got
     assert s["new"] == len(titles) and s["updated"] == 0 and s["rejected"] == len(expected), s
-    eng = open_engine(Settings(data_dir=data))  # a reader: what the ingest committed
+    eng = open_engine(Settings(data_dir=data, database_url=url))  # a reader: what the ingest committed
     try:
         with eng.store.engine.connect() as conn:
             stored = [r[0] for r in conn.exec_driver_sql("select title from papers")]
