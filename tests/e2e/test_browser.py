@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import HOSTILE_ID, Live, serve, unique_name
+from tests.e2e.conftest import HOSTILE_ID, Live, serve, template_on, unique_name
 from tests.e2e.surface_seed import LATEX_ID, LATEX_TITLE, build_surface
 
 CHROMIUM = "/usr/bin/chromium"
@@ -24,6 +24,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 SCREENSHOTS_ENV = "PAPERSIFT_SCREENSHOTS_DIR"
 
 pytestmark = [
+    pytest.mark.backends,
     pytest.mark.browser,
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"Debian chromium not installed at {CHROMIUM}"),
 ]
@@ -65,9 +66,10 @@ def fresh_page(browser, fresh_live):
 
 
 @pytest.fixture(scope="module")
-def surface(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+def surface(e2e_backend: str, tmp_path_factory: pytest.TempPathFactory,
+            request: pytest.FixtureRequest) -> Iterator[Live]:
     """A server over the web-surface seed: LaTeX titles, every card field, undated papers."""
-    template = build_surface(tmp_path_factory.mktemp("browser-surface") / "data")
+    template = template_on("surface", e2e_backend, build_surface, tmp_path_factory, request)
     with serve(template, tmp_path_factory.mktemp("browser-surface-live")) as lv:
         yield lv
 

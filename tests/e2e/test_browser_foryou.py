@@ -11,6 +11,7 @@ from tests.e2e.conftest import unique_name
 from tests.e2e.test_browser import CHROMIUM, browser, fresh_page, open_page, screenshots_dir  # noqa: F401
 
 pytestmark = [
+    pytest.mark.backends,
     pytest.mark.browser,
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"Debian chromium not installed at {CHROMIUM}"),
 ]

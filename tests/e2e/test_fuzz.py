@@ -28,6 +28,8 @@ from tests.e2e.conftest import Live, csrf_from, http, serve
 schemathesis = pytest.importorskip("schemathesis")
 hypothesis = pytest.importorskip("hypothesis")
 
+pytestmark = pytest.mark.backends
+
 EXAMPLES_PER_OPERATION = 60
 
 HOSTILE = [

@@ -26,7 +26,7 @@ from papersift.config import Settings
 from papersift.engine import open_engine
 from papersift.models import Paper
 from papersift.store.db import Database
-from tests.e2e.conftest import Live, csrf_from, http, serve, signup
+from tests.e2e.conftest import Live, build_on, csrf_from, http, serve, signup
 
 EVIL_ID = 'x><img src=x onerror=alert(1)> "quoted" [link](javascript:alert(1))'
 FAR = {"date": ["9999-12-31", "0001-01-01"], "week": ["9999-W52", "0001-W01", "9998-W53"],
@@ -35,15 +35,33 @@ BAD = {"date": ["10000-01-01", "0000-12-31", "9999-12-32", "-0001-01-01"],
        "week": ["9999-W53", "0000-W01", "2024-W00", "10000-W01"], "month": ["0000-12", "9999-13", "10000-01"]}
 DAILY_ROUTES = ["/daily", "/", "/daily.atom", "/feeds/daily.xml", "/api/daily_papers", "/api/v1/daily"]
 
+pytestmark = pytest.mark.backends
+
+
+def sqlite_only(backend: str, why: str) -> None:
+    if backend != "sqlite":
+        pytest.skip(f"SQLite only: {why}")
+
 
 # -- fixtures ------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def odd_template(seeded_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The seeded data dir plus papers on the calendar's first and last day and one whose id is
-    hostile Markdown/HTML."""
-    data = tmp_path_factory.mktemp("odd") / "data"
-    shutil.copytree(seeded_template, data)
-    eng = open_engine(Settings(data_dir=data), "owner", owner="test-seed")
+def odd_template(e2e_backend: str, seeded_template: Path, tmp_path_factory: pytest.TempPathFactory,
+                 request: pytest.FixtureRequest) -> Path:
+    """The seeded data dir (on PostgreSQL, a copy of its database too) plus papers on the calendar's
+    first and last day and one whose id is hostile Markdown/HTML."""
+    cluster = getattr(seeded_template, "cluster", None)
+    url = cluster.create_database(template=seeded_template.db_url.rsplit("/", 1)[1]) if cluster else None  # type: ignore[attr-defined]
+
+    def build(data: Path, db_url: str | None) -> Path:
+        shutil.copytree(seeded_template, data)
+        add_odd_papers(data, db_url)
+        return data
+
+    return build_on(e2e_backend, tmp_path_factory.mktemp("odd") / "data", build, request, db_url=url)
+
+
+def add_odd_papers(data: Path, db_url: str | None) -> None:
+    eng = open_engine(Settings(data_dir=data, database_url=db_url), "owner", owner="test-seed")
     try:
         eng.store.upsert_many([
             Paper(title="The first paper of the calendar", arxiv_id="0101.00001", published=date.min,
@@ -56,7 +74,6 @@ def odd_template(seeded_template: Path, tmp_path_factory: pytest.TempPathFactory
         eng.catch_up()
     finally:
         eng.close()
-    return data
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +85,11 @@ def odd(odd_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 
 @pytest.fixture
-def quick(seeded_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
+def quick(e2e_backend: str, seeded_template: Path, tmp_path: Path,
+          monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
     """A server of the test's own whose writes wait at most 4 s for the database lock."""
+    # PAPERSIFT_WRITE_WAIT and the one-writer gate are SQLite's write path (PostgreSQL writes do not queue)
+    sqlite_only(e2e_backend, "the write lock and its wait are SQLite's")
     monkeypatch.setenv("PAPERSIFT_WRITE_WAIT", "4")
     with serve(seeded_template, tmp_path) as lv:
         yield lv
@@ -294,7 +314,8 @@ def test_write_lock_held_elsewhere_gives_503_and_reads_stay_fast(quick: Live) ->
 
 
 @pytest.fixture
-def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+def tiny_disk(e2e_backend: str, tmp_path: Path) -> Iterator[Path]:
+    sqlite_only(e2e_backend, "the database file must live on the full disk (PostgreSQL's is the cluster's)")
     where = tmp_path / "tiny"
     where.mkdir()
     if shutil.which("mount") is None:

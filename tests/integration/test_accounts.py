@@ -195,3 +195,14 @@ def test_cli_user_create(tmp_path, monkeypatch) -> None:
     assert r.exit_code == 1 and "taken" in r.output
     r = CliRunner().invoke(app, ["--data-dir", str(data), "user", "list"])
     assert "root  (admin)" in r.output
+
+
+def test_a_nul_in_a_lookup_or_a_name_is_no_error(db, engine) -> None:
+    """PostgreSQL text cannot hold NUL: hostile input with one is looked up or stored, never a 500."""
+    assert engine.store.get("\x00") is None and engine.store.get("2301.0\x000001") is None
+    with pytest.raises(accounts.AccountError):
+        accounts.authenticate(db, "\x00", "a-long-password", "1.2.3.4")
+    u = accounts.create_user(db, "nulname", "a-long-password")
+    assert accounts.create_api_token(db, u, name="\x00")
+    with db.read() as c:
+        assert c.execute(select(api_tokens.c.name)).scalar() in ("\x00", "\ufffd")

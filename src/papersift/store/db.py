@@ -88,8 +88,10 @@ def make_engine(url: str, read_only: bool = False) -> Engine:
     sets ``query_only``; PostgreSQL sessions get ``default_transaction_read_only``."""
     if not url.startswith("sqlite"):
         args = {"options": "-c default_transaction_read_only=on"} if read_only else {}
-        return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW,
-                             pool_timeout=POOL_TIMEOUT, connect_args=args)
+        pg = create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW,
+                           pool_timeout=POOL_TIMEOUT, connect_args=args)
+        event.listen(pg, "before_cursor_execute", _no_nul, retval=True)
+        return pg
     path = make_url(url).database
     pool: dict[str, Any] = {}
     if path and path != ":memory:" and not path.startswith("file:"):
@@ -125,6 +127,25 @@ def make_engine(url: str, read_only: bool = False) -> Engine:
             conn.exec_driver_sql(f"PRAGMA busy_timeout={READ_BUSY_MS}")
 
     return engine
+
+
+def _nul_free(value: Any) -> Any:
+    return value.replace("\x00", "\ufffd") if isinstance(value, str) and "\x00" in value else value
+
+
+def _no_nul(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any,
+            _executemany: bool) -> tuple[str, Any]:
+    """PostgreSQL text cannot hold NUL (SQLite's can): a NUL in a bound string (a hostile form
+    field or path, say) becomes U+FFFD, so it is looked up or stored like any other odd character
+    instead of failing the request."""
+    if isinstance(parameters, dict):
+        parameters = {k: _nul_free(v) for k, v in parameters.items()}
+    elif isinstance(parameters, (list, tuple)):
+        parameters = type(parameters)(
+            {k: _nul_free(v) for k, v in p.items()} if isinstance(p, dict)
+            else type(p)(_nul_free(v) for v in p) if isinstance(p, (list, tuple)) else _nul_free(p)
+            for p in parameters)
+    return statement, parameters
 
 
 def _connect_read_only(path: str) -> sqlite3.Connection:
