@@ -1,6 +1,9 @@
 """Read-only mode (``--read-only``, ``PAPERSIFT_READ_ONLY=1``, or a data dir nobody may write): the
 CLI and the web app read and search, every write is refused with one clear line (CLI exit 4, web 403),
-nothing is migrated or written. And the database file is private (mode 0600)."""
+nothing is migrated or written. And the database file is private (mode 0600).
+
+The option, the setting and a read-only ``Database`` are tested on SQLite and PostgreSQL; the rest
+is about the SQLite file and its directory."""
 
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InternalError, OperationalError
 from typer.testing import CliRunner
 
 from papersift import accounts
@@ -28,7 +31,7 @@ from papersift.cli import app
 from papersift.config import Settings
 from papersift.store.db import Database
 from papersift.web.app import create_app
-from tests.conftest import make_paper, restored_root_logger
+from tests.conftest import backend_database_url, make_paper, restored_root_logger
 
 ENV = {"PAPERSIFT_EMBEDDER": "hashing-384", "COLUMNS": "200", "PAPERSIFT_LOG_LEVEL": "WARNING"}
 runner = CliRunner(env=ENV)
@@ -40,11 +43,12 @@ def cli(data: Path, *args: str):
         return runner.invoke(app, ["--data-dir", str(data), *args])
 
 
-def build(data: Path) -> str:
-    """A cleanly closed data dir with 5 papers and a user; returns the user's API token."""
+def build(data: Path, url: str | None = None) -> str:
+    """A cleanly closed data dir (its database at ``url`` if given) with 5 papers and a user; returns
+    the user's API token."""
     from papersift.engine import open_engine
 
-    eng = open_engine(Settings(data_dir=data, embedder="hashing-384"), "owner", upgrade=True)
+    eng = open_engine(Settings(data_dir=data, embedder="hashing-384", database_url=url), "owner", upgrade=True)
     try:
         eng.store.upsert_many([make_paper(n) for n in range(1, 6)])
         eng.catch_up()
@@ -59,9 +63,28 @@ def digest(path: Path) -> str:
 
 
 @pytest.fixture
-def data(tmp_path: Path) -> tuple[Path, str]:
+def data(tmp_path: Path, backend: str, request: pytest.FixtureRequest,
+         monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str]:
+    """On PostgreSQL the database is also named in PAPERSIFT_DATABASE_URL, for the CLI."""
     d = tmp_path / "data"
-    return d, build(d)
+    return d, build(d, backend_database_url(backend, request, monkeypatch))
+
+
+def db_digest(d: Path, backend: str) -> str:
+    """The SQLite file's digest, or (PostgreSQL) every table's rows and the schema revision."""
+    if backend == "sqlite":
+        return digest(d / "papersift.db")
+    from sqlalchemy import MetaData
+
+    db = Database(os.environ["PAPERSIFT_DATABASE_URL"], read_only=True)
+    try:
+        meta = MetaData()
+        meta.reflect(db.engine)
+        with db.read() as conn:
+            rows = {t.name: sorted(map(repr, conn.execute(t.select()).all())) for t in meta.sorted_tables}
+        return hashlib.sha256(repr(sorted(rows.items())).encode()).hexdigest()
+    finally:
+        db.close()
 
 
 @pytest.fixture
@@ -94,9 +117,10 @@ def assert_refused(result) -> None:
 
 
 # -- the --read-only option -------------------------------------------------------------------------
-def test_read_only_option_reads_and_refuses_writes(data: tuple[Path, str], tmp_path: Path) -> None:
+@pytest.mark.backends
+def test_read_only_option_reads_and_refuses_writes(data: tuple[Path, str], tmp_path: Path, backend: str) -> None:
     d, _token = data
-    before = digest(d / "papersift.db")
+    before = db_digest(d, backend)
     r = cli(d, "--read-only", "stats", "--json")
     assert r.exit_code == 0, r.output
     assert '"papers": 5' in r.output
@@ -110,11 +134,12 @@ def test_read_only_option_reads_and_refuses_writes(data: tuple[Path, str], tmp_p
     assert_refused(cli(d, "--read-only", "reindex"))
     assert_refused(cli(d, "--read-only", "user", "create", "writer", "--password", "writer-password-1"))
     assert_refused(cli(d, "--read-only", "serve", "--worker"))
-    assert digest(d / "papersift.db") == before  # nothing was written, nothing migrated
+    assert db_digest(d, backend) == before  # nothing was written, nothing migrated
     r = cli(d, "stats", "--json")  # and without the option it is an ordinary data dir again
     assert r.exit_code == 0 and '"papers": 5' in r.output
 
 
+# SQLite only: read-only mode finds no database file (and creates no data dir)
 def test_read_only_env_and_a_missing_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PAPERSIFT_READ_ONLY", "1")
     r = cli(tmp_path / "nothing-here", "stats")
@@ -123,23 +148,50 @@ def test_read_only_env_and_a_missing_database(tmp_path: Path, monkeypatch: pytes
     assert not (tmp_path / "nothing-here").exists()  # read-only mode creates nothing
 
 
-def test_database_refuses_writes_when_read_only(data: tuple[Path, str]) -> None:
+@pytest.mark.backends
+def test_database_refuses_writes_when_read_only(data: tuple[Path, str], backend: str) -> None:
     from papersift.store.db import ReadOnlyStore
 
     d, _ = data
-    db = Database(f"sqlite:///{d / 'papersift.db'}", read_only=True)
+    url = os.environ["PAPERSIFT_DATABASE_URL"] if backend == "postgres" else f"sqlite:///{d / 'papersift.db'}"
+    db = Database(url, read_only=True)
     try:
         assert db.upgrade() is False  # checks the schema, never migrates
         with pytest.raises(ReadOnlyStore), db.write():
             pass
-        # and SQLite itself refuses (query_only), whatever a caller does
-        with db.read() as conn, pytest.raises(OperationalError, match=r"readonly|query_only|attempt to write"):
+        # and the database itself refuses (SQLite: query_only; PostgreSQL: a read-only transaction),
+        # whatever a caller does
+        with db.read() as conn, pytest.raises(
+                (OperationalError, InternalError),
+                match=r"readonly|query_only|attempt to write|read-only transaction"):
             conn.exec_driver_sql("DELETE FROM papers")
     finally:
         db.close()
 
 
-# -- a read-only data dir ----------------------------------------------------------------------------
+@pytest.mark.backends
+def test_read_only_setting_serves_and_refuses_writes(data: tuple[Path, str], backend: str) -> None:
+    d, token = data
+    before = db_digest(d, backend)
+    settings = Settings(data_dir=d, embedder="hashing-384", read_only=True)
+    with TestClient(create_app(settings)) as c:
+        for url in ("/search?q=graphs", "/papers/2301.00002", "/api/v1/search?q=graphs", "/login"):
+            assert c.get(url).status_code == 200, url
+        assert "graph neural networks" in c.get("/search?q=graphs").text
+        assert 'class="read-only"' in c.get("/daily").text
+        form = c.get("/signup").text
+        csrf = form.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        r = c.post("/login", data={"username": "reader", "password": "reader-password-1", "csrf_token": csrf},
+                   follow_redirects=False)
+        assert r.status_code == 403 and "read-only" in r.text
+        r = c.post("/api/v1/papers/2301.00002/upvote", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 403 and "read-only" in r.json()["error"]
+        r = c.post("/api/v1/submit", json={"paper": "2301.00002"}, headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 403
+    assert db_digest(d, backend) == before
+
+
+# -- a read-only data dir (SQLite only: these are about the database file and its directory) ---------
 def test_read_only_data_dir_serves_and_searches(data: tuple[Path, str], read_only_view) -> None:
     d, token = data
     ro = read_only_view(d)
