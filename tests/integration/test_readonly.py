@@ -299,3 +299,31 @@ def test_database_files_are_private(tmp_path: Path) -> None:
         assert mode(path) == 0o600
     finally:
         os.umask(old)
+
+
+# -- a PostgreSQL that refuses writes (a standby, or a database set read-only) -------------------------
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_postgres_refusing_writes_gives_503(data: tuple[Path, str]) -> None:
+    """Not in read-only mode, but the server refuses writes: 503 (as for an unwritable SQLite file)."""
+    from sqlalchemy.engine.url import make_url
+
+    from papersift.store.db import unavailable
+
+    d, token = data
+    url = os.environ["PAPERSIFT_DATABASE_URL"]
+    db = Database(url)
+    try:
+        with pytest.raises(InternalError) as e, db.write() as conn:
+            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+            conn.exec_driver_sql("DELETE FROM papers")
+        got = unavailable(e.value)
+        assert got is not None and "read-only" in got[0]
+        with db.read() as conn:
+            conn.exec_driver_sql(f'ALTER DATABASE "{make_url(url).database}" SET default_transaction_read_only = on')
+            conn.commit()
+    finally:
+        db.close()
+    with TestClient(create_app(Settings(data_dir=d, embedder="hashing-384"))) as c:
+        assert c.get("/search?q=graphs").status_code == 200
+        r = c.post("/api/v1/papers/2301.00002/upvote", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 503 and "read-only" in r.json()["error"], r.text

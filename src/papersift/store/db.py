@@ -207,6 +207,8 @@ def unavailable(exc: BaseException) -> tuple[str, int] | None:
     if isinstance(exc, sa_exc.TimeoutError):
         return "The server is busy (every database connection is in use); try again in a few seconds.", 5
     orig = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
+    if getattr(orig, "sqlstate", None) == "25006":  # PostgreSQL read_only_sql_transaction (a standby, say)
+        return "The database cannot be written right now (it is read-only).", 120
     if not isinstance(exc, sa_exc.OperationalError) and not isinstance(orig, sqlite3.OperationalError):
         return None
     msg = str(orig).lower()

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.exc import InternalError as SAInternalError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -111,7 +112,7 @@ def create_app(settings: Settings) -> FastAPI:
             request.state.session = None  # the error page must not wait for the database again
         return await http_error(request, StarletteHTTPException(503, message, headers={"Retry-After": str(retry)}))
 
-    for exc_class in (WriteBusy, OperationalError, SATimeoutError):
+    for exc_class in (WriteBusy, OperationalError, SAInternalError, SATimeoutError):
         app.add_exception_handler(exc_class, store_unavailable)
 
     # added before security_headers, so it runs inside it: a 413 carries the same headers
