@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -210,6 +210,29 @@ def _copy_rows_pg(conn: Connection, rows: list[dict[str, Any]]) -> dict[str, int
     return {str(r["id"]): pk for pk, r in zip(pks, rows, strict=True)}
 
 
+def _isolating(batch: list[Paper], attempt: Callable[[list[Paper]], IngestStats],
+               source: str | None) -> IngestStats:
+    """``attempt(batch)``; when the store refuses one of its records (not a broken database), the
+    batch is retried in halves, each its own ``attempt``, down to that record, which comes back as
+    a rejection: every other record lands."""
+    try:
+        return attempt(batch)
+    except Exception as e:
+        if not _record_fault(e):
+            raise
+        if len(batch) == 1:
+            return _rejected(batch[0], e, source)
+    stats = IngestStats()
+    mid = len(batch) // 2
+    for part in (batch[:mid], batch[mid:]):
+        got = _isolating(part, attempt, source)
+        stats.add(got)
+        stats.seq = max(stats.seq, got.seq)  # several changes: IngestStats.seq is the last one
+        stats.inserted += got.inserted
+        stats.changed += got.changed
+    return stats
+
+
 class SQLStore:
     """Papers and the ingest log in one SQL database (``db``); other tables have their own
     modules in store/ that take ``store.db``. The schema must be current (``Database.upgrade``)."""
@@ -261,46 +284,18 @@ class SQLStore:
         number), down to that record, which comes back as a rejection in ``stats.errors``
         (``source``: the file, at the paper's ``origin``); every other record lands. A broken
         database (locked, full, gone) still raises."""
-        batch = list(batch_in)
-        try:
-            return self._upsert_batch(batch, dedup_titles)
-        except Exception as e:
-            if not _record_fault(e):
-                raise
-            if len(batch) == 1:
-                return _rejected(batch[0], e, source)
-        stats = IngestStats()
-        mid = len(batch) // 2
-        for part in (batch[:mid], batch[mid:]):
-            got = self.upsert_many(part, dedup_titles, source)
-            stats.add(got)
-            stats.seq = max(stats.seq, got.seq)  # several changes: IngestStats.seq is the last one
-            stats.inserted += got.inserted
-            stats.changed += got.changed
-        return stats
+        return _isolating(list(batch_in), lambda part: self._upsert_batch(part, dedup_titles), source)
 
     def upsert_in(self, conn: Connection, batch: list[Paper], dedup_titles: bool = True,
                   source: str | None = None) -> IngestStats:
         """``upsert_many`` inside the caller's write transaction (``conn``), e.g. together with a
         harvest page's state. A record the store refuses is rejected alone: the batch is retried in
         halves, each under a SAVEPOINT, down to that record."""
-        try:
+        def attempt(part: list[Paper]) -> IngestStats:
             with conn.begin_nested():
-                return self._upsert_batch(batch, dedup_titles, conn)
-        except Exception as e:
-            if not _record_fault(e):
-                raise
-            if len(batch) == 1:
-                return _rejected(batch[0], e, source)
-        stats = IngestStats()
-        mid = len(batch) // 2
-        for part in (batch[:mid], batch[mid:]):
-            got = self.upsert_in(conn, part, dedup_titles, source)
-            stats.add(got)
-            stats.seq = max(stats.seq, got.seq)
-            stats.inserted += got.inserted
-            stats.changed += got.changed
-        return stats
+                return self._upsert_batch(part, dedup_titles, conn)
+
+        return _isolating(batch, attempt, source)
 
     @contextmanager
     def _writing(self, conn: Connection | None) -> Iterator[Connection]:
