@@ -17,6 +17,7 @@ import pytest
 from papersift import pipeline, pipeline_bulk
 from papersift.config import Settings
 from papersift.engine import open_engine
+from papersift.index.lexical import Filters
 from tests.integration.test_pipeline import _alive, _children, _count, cli
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
@@ -30,11 +31,16 @@ def generate(out: Path, n: int, dup_rate: float = 0.0, seed: int = 3) -> None:
     mod.generate(out, n, seed=seed, vocab_size=20_000, dup_rate=dup_rate, progress=False)
 
 
+JSON_COLUMNS = (6, 7, 11, 12)  # authors, categories, links, sources below: compared as values, not text
+
+
 def rows(data: Path) -> list[tuple[object, ...]]:
+    """The stored rows, JSON columns decoded (the bulk path writes them compactly, in UTF-8)."""
     eng = open_engine(Settings(data_dir=data))
     try:
         with eng.store.engine.connect() as conn:
-            return [tuple(r) for r in conn.exec_driver_sql(
+            return [tuple(json.loads(v) if i in JSON_COLUMNS else v for i, v in enumerate(r))
+                    for r in conn.exec_driver_sql(
                 "SELECT id, arxiv_id, doi, norm_title, title, abstract, authors, categories, published, updated, "
                 "version, links, sources, upvotes FROM papers ORDER BY id")]
     finally:
@@ -82,6 +88,17 @@ def test_bulk_path_stores_what_the_general_path_stores_and_merges_duplicates(tmp
         assert hits and total > 0
     finally:
         eng.close()
+    # author keys came from the parser process: an author filter finds what the general path's does
+    names = [a for r in rows(tmp_path / "fast")[:40] for a in r[6]][:60]
+    found = {}
+    for which in ("fast", "slow"):
+        eng = open_engine(Settings(data_dir=tmp_path / which))
+        try:
+            hits = [eng.lexical.search("", limit=100, filters=Filters(author=a))[0] for a in names]
+            found[which] = [sorted(p.id for p in eng.store.get_many(pk for pk, _ in h).values()) for h in hits]
+        finally:
+            eng.close()
+    assert found["fast"] == found["slow"] and all(found["fast"])
     before = indexes(tmp_path / "fast")
     again = json.loads(cli(tmp_path / "fast", "ingest", str(src), "--json", "--force").stdout)
     assert again["new"] == 0 and again["read"] == 6000  # a re-read adds nothing

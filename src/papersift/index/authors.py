@@ -17,11 +17,15 @@ from __future__ import annotations
 import re
 import unicodedata
 
+# a Paper attribute holding its author keys (``paper_keys``), set by a bulk ingest's parser process
+AUTHOR_KEYS = "_author_keys"
 _SUFFIXES = {"jr", "sr", "ii", "iii", "iv"}
 _PART = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", re.UNICODE)
 
 
 def _fold(text: str) -> str:
+    if text.isascii():  # NFKD leaves ASCII as it is and it has no combining marks
+        return text.lower()
     text = unicodedata.normalize("NFKD", text)
     return "".join(c for c in text if not unicodedata.combining(c)).lower()
 
@@ -40,12 +44,16 @@ def split_name(name: str) -> tuple[str, str, bool] | None:
         given_raw = first.strip().split()[0] if first.strip() else ""
         given = first_words[0]
     else:
-        tokens = [t for t in name.split() if _PART.search(t) and _PART.findall(t)[0] not in _SUFFIXES]
+        tokens: list[tuple[str, list[str]]] = []  # (word, its name parts): each word split once
+        for t in name.split():
+            parts = _PART.findall(t)
+            if parts and parts[0] not in _SUFFIXES:
+                tokens.append((t, parts))
         if len(tokens) < 2:
             return None
-        surname = "".join(_PART.findall(tokens[-1])[-1:])
-        given_raw = tokens[0]
-        given = _PART.findall(tokens[0])[0]
+        surname = tokens[-1][1][-1]
+        given_raw = tokens[0][0]
+        given = tokens[0][1][0]
     return surname, given, len(given) == 1 or (given_raw.endswith(".") and len(given) <= 2)
 
 
@@ -58,6 +66,11 @@ def name_keys(name: str) -> list[str]:
     keys = [f"i:{surname} {given[0]}"]
     keys.append(f"a:{surname} {given[0]}" if initial else f"f:{surname} {given}")
     return keys
+
+
+def paper_keys(authors: list[str]) -> tuple[str, ...]:
+    """The keys of a paper's author list, each once, in order (what the lexical index stores)."""
+    return tuple(dict.fromkeys(k for a in authors for k in name_keys(a)))
 
 
 def query_keys(name: str) -> list[str] | None:

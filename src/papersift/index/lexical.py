@@ -16,6 +16,7 @@ owner's uncommitted segment files) and picks up the owner's commits with ``refre
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import threading
@@ -28,9 +29,13 @@ from typing import cast
 import tantivy
 
 from papersift.fsutil import read_json, write_json_atomic
-from papersift.index.authors import name_keys, query_keys
+from papersift.index.authors import AUTHOR_KEYS, paper_keys, query_keys
 from papersift.models import Paper
 
+# tantivy indexing threads: all cores but one, which the store's writer and a bulk ingest's parser
+# need (on 2 cores one thread loaded 1M papers in 98 s, two in 107 s: they fought the parser)
+WRITER_THREADS = max(1, min(4, len(os.sched_getaffinity(0)) - 1 if hasattr(os, "sched_getaffinity")
+                                else (os.cpu_count() or 1) - 1))
 log = logging.getLogger(__name__)
 # 2: one stemmed "body" field (title + abstract) instead of separate title/abstract fields;
 # 3: author_key (index/authors.py). An index of another version is rebuilt by its owner on open
@@ -167,7 +172,7 @@ class LexicalIndex:
         if not self.writable:
             raise ReadOnlyIndex(f"{self.path} is open read-only: only the index owner writes it")
         if self._writer is None:
-            self._writer = self._idx().writer(heap_size=256_000_000, num_threads=2)
+            self._writer = self._idx().writer(heap_size=256_000_000, num_threads=WRITER_THREADS)
         return self._writer
 
     def add(self, papers: Iterable[Paper], replace: bool = True) -> int:
@@ -184,7 +189,8 @@ class LexicalIndex:
                                    authors=" ; ".join(p.authors), day=day_number(p.published))
             for c in dict.fromkeys(p.categories + [c.split(".")[0] for c in p.categories]):
                 doc.add_text("category", c)
-            for key in dict.fromkeys(k for a in p.authors for k in name_keys(a)):
+            keys = p.__dict__.get(AUTHOR_KEYS)  # computed by a bulk ingest's parser process
+            for key in keys if keys is not None else paper_keys(p.authors):
                 doc.add_text("author_key", key)
             w.add_document(doc)
             n += 1

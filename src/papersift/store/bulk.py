@@ -21,19 +21,32 @@ committed batch (pipeline_bulk.py).
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import JSON, Boolean, Date, DateTime
 from sqlalchemy.engine import Connection
+from sqlalchemy.pool import QueuePool
 
+from papersift.index.authors import AUTHOR_KEYS
 from papersift.models import IngestStats, Paper
 from papersift.store.db import next_change
 from papersift.store.papers import MIN_TITLE_WORDS, SQLITE_MAX_BINDS, SQLStore, now, paper_to_row
 from papersift.store.schema import meta, papers
 
-_JSON = json.JSONEncoder().encode  # as SQLAlchemy's JSON type stores values on SQLite
+_STDLIB_JSON = json.JSONEncoder().encode  # as SQLAlchemy's JSON type stores values on SQLite
+
+
+def _JSON(value: Any) -> str:
+    """A JSON column's text: orjson (~10x faster; compact, UTF-8: SQLite's json functions and the
+    JSON type read it alike), the standard encoder for what orjson refuses (an int over 64 bits)."""
+    try:
+        return orjson.dumps(value).decode()
+    except (orjson.JSONEncodeError, TypeError):
+        return _STDLIB_JSON(value)
 CHECKPOINT = "ingest_checkpoint:"
 ROW = "_bulk_row"  # a Paper's prepared row (Layout.template), set by a parser process
 
@@ -161,10 +174,13 @@ def clear_checkpoint(store: SQLStore, path: str) -> None:
 
 
 def insert_new(store: SQLStore, batch: list[Paper], source: str | None = None,
-               checkpoint: tuple[str, dict[str, Any]] | None = None) -> list[IngestStats]:
+               checkpoint: tuple[str, dict[str, Any]] | None = None,
+               wal_pages: int | None = None) -> list[IngestStats]:
     """Store a batch: papers no stored paper (or earlier record of the batch) shares a key with are
     inserted directly; the rest are merged by ``upsert_many``, after them, in file order. Returns
-    one IngestStats per transaction (with its ``seq``, ``inserted`` and ``changed`` papers)."""
+    one IngestStats per transaction (with its ``seq``, ``inserted`` and ``changed`` papers).
+    ``wal_pages``: SQLite's automatic checkpoint threshold for this write's connection (``end_load``
+    puts it back)."""
     if not store.db.is_sqlite:
         out = [store.upsert_many(batch, source=source)]
         if checkpoint:
@@ -181,6 +197,8 @@ def insert_new(store: SQLStore, batch: list[Paper], source: str | None = None,
     lay = layout()
     stats = IngestStats()
     with store.db.write() as conn:
+        if wal_pages is not None:
+            conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={int(wal_pages)}")
         if fresh:
             taken = _taken(conn, [p for _, p in fresh])
             if taken:
@@ -205,8 +223,9 @@ def insert_new(store: SQLStore, batch: list[Paper], source: str | None = None,
             stats = IngestStats(read=len(fresh), new=len(fresh), seq=seq, inserted=[p for _, p in fresh])
         if checkpoint and not rest:
             set_checkpoint(conn, *checkpoint)
-    for _, p in rest:
+    for _, p in rest:  # merged with a stored paper: what the parser prepared no longer applies
         p.__dict__.pop(ROW, None)
+        p.__dict__.pop(AUTHOR_KEYS, None)
     out = [stats] if fresh else []
     if rest:
         out.append(store.upsert_many([p for _, p in rest], source=source))
@@ -214,6 +233,27 @@ def insert_new(store: SQLStore, batch: list[Paper], source: str | None = None,
             with store.db.write() as conn:
                 set_checkpoint(conn, *checkpoint)
     return out
+
+
+# -- a load's write-ahead log ---------------------------------------------------------------------
+# SQLite copies its write-ahead log into the database file (a checkpoint, with an fsync) once the log
+# passes 1,000 pages (4 MB): during a bulk load that is after every batch, and the index pages a
+# batch touches are written again by the next one. A load lets the log grow to BULK_WAL_PAGES first:
+# 1M papers loaded in 98 s instead of 107 s (PAPERSIFT_BULK_WAL_PAGES; the default is ~200 MB of
+# log, removed when the last connection closes).
+BULK_WAL_PAGES = int(os.environ.get("PAPERSIFT_BULK_WAL_PAGES", 50_000))
+WAL_PAGES_DEFAULT = 1000  # SQLite's own
+
+
+def end_load(store: SQLStore) -> None:
+    """Back to SQLite's checkpoint threshold (the next commit then checkpoints the grown log), on the
+    connection the load used; the pool's other connections are closed, so none keeps the load's."""
+    if not store.db.is_sqlite or store.db.read_only:
+        return
+    with store.db.write() as conn:
+        conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={WAL_PAGES_DEFAULT}")
+    if isinstance(store.engine.pool, QueuePool):  # a file's pool (one in memory would lose its data)
+        store.engine.dispose()
 
 
 # -- first load: secondary indexes after the data -----------------------------------------------
