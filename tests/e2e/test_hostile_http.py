@@ -333,14 +333,17 @@ def tiny_disk(e2e_backend: str, tmp_path: Path) -> Iterator[Path]:
 
 
 def fill(where: Path) -> Path:
+    """Fill the disk at ``where``: unbuffered (a buffered file would raise ENOSPC again when it
+    closes, flushing what the full disk refused), in smaller and smaller writes to the last block."""
     filler = where / "filler"
-    with open(filler, "wb") as fh:
-        try:
-            while True:
-                fh.write(b"\0" * 65536)
-                fh.flush()
-        except OSError:
-            pass
+    with open(filler, "wb", buffering=0) as fh:
+        for size in (65536, 4096, 512):
+            chunk = b"\0" * size
+            try:
+                while fh.write(chunk):
+                    pass
+            except OSError:
+                pass
     return filler
 
 
