@@ -166,3 +166,19 @@ def test_cli_flow(tmp_path: Path) -> None:
     assert r.exit_code == 0 and "down 2501.00001" in r.stdout
     r = cli(data, "foryou", "alice")
     assert r.exit_code == 0 and "no vectors yet" in r.output
+
+
+def test_library_bibtex_is_the_citation_export_with_tags_and_kept_capitals() -> None:
+    from datetime import date
+
+    from papersift import cite
+    from papersift.models import Paper
+
+    p = Paper(title="Scaling $x_i$ Laws & More", authors=["Dan Alistarh"], id="2401.00001", arxiv_id="2401.00001",
+              published=date(2024, 1, 2), categories=["cs.LG"], links={"abs": "https://arxiv.org/abs/2401.00001"})
+    text = interests.bibtex([(p, ["to read", "ml"]), (p, [])])
+    assert "title = {{Scaling $x_i$ Laws \\& More}}" in text  # LaTeX kept (no \_), & escaped, capitals kept
+    assert "keywords = {to read, ml}" in text and text.count("keywords") == 1
+    assert "@misc{alistarh2024scaling," in text and "@misc{alistarh2024scalinga," in text  # unique keys
+    assert text.split("\n\n")[0] + "\n" == cite.bibtex_entry(p, None, "alistarh2024scaling", ["to read", "ml"],
+                                                            keep_case=True)

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from papersift import cite
 from papersift.accounts.users import AccountError, User, now
 from papersift.models import Paper, ParseError, clean_text
 from papersift.store import SQLStore
@@ -238,70 +239,10 @@ def import_library(store: SQLStore, user: User, path: Path, fmt: str = "auto",
 
 
 # -- BibTeX export of a library ------------------------------------------------------------------------
-_TEX_SPECIAL = re.compile(r"(?<!\\)([&%#_])")
-_KEY = re.compile(r"[^a-z0-9]+")
-
-
-def _bib_value(text: str) -> str:
-    text = " ".join(str(text).split())
-    depth = 0
-    for c in text:
-        depth += 1 if c == "{" else -1 if c == "}" else 0
-        if depth < 0:
-            break
-    if depth != 0:
-        text = text.replace("{", "").replace("}", "")
-    return _TEX_SPECIAL.sub(r"\\\1", text)
-
-
-def _cite_key(p: Paper, used: set[str]) -> str:
-    import unicodedata
-
-    def word(t: str) -> str:
-        t = unicodedata.normalize("NFKD", t)
-        return _KEY.sub("", "".join(c for c in t if not unicodedata.combining(c)).lower())
-
-    who = word(p.authors[0].split(",")[0].split()[-1]) if p.authors and p.authors[0].split() else ""
-    year = f"{p.published.year:04d}" if p.published else ""
-    first = next((w for w in (word(x) for x in p.title.split()) if w and w not in {"a", "an", "the", "on", "of"}), "")
-    key = (f"{who}{year}{first}" or "paper")[:60]
-    if not key[0].isalpha():
-        key = "p" + key
-    base, n = key, 1
-    while key in used:
-        n += 1
-        key = f"{base}{chr(ord('a') + (n - 2) % 26)}{'' if n < 28 else n}"
-    used.add(key)
-    return key
-
-
 def bibtex(items: list[tuple[Paper, list[str]]]) -> str:
     """BibTeX of library papers (``@misc`` in arXiv's style: eprint, archivePrefix, primaryClass),
-    their tags as ``keywords`` (which ``library import`` reads back)."""
-    used: set[str] = set()
-    out: list[str] = []
-    for p, tags in items:
-        fields: list[tuple[str, str]] = [("title", "{" + _bib_value(p.title) + "}")]  # {{...}}: case kept
-        if p.authors:
-            fields.append(("author", " and ".join(_bib_value(a) for a in p.authors)))
-        if p.published:
-            fields.append(("year", f"{p.published.year:04d}"))
-        if p.arxiv_id:
-            fields += [("eprint", p.arxiv_id), ("archivePrefix", "arXiv")]
-            if p.primary_category:
-                fields.append(("primaryClass", _bib_value(p.primary_category)))
-        if p.doi:
-            fields.append(("doi", _bib_value(p.doi)))
-        url = p.links.get("abs")
-        if url and url.startswith(("http://", "https://")):
-            fields.append(("url", _bib_value(url)))
-        if p.abstract:
-            fields.append(("abstract", _bib_value(p.abstract)))
-        if tags:
-            fields.append(("keywords", _bib_value(", ".join(tags))))
-        body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields)
-        out.append(f"@misc{{{_cite_key(p, used)},\n{body}\n}}\n")
-    return "\n".join(out)
+    their tags as ``keywords`` (which ``library import`` reads back), titles' capitals kept."""
+    return cite.bibtex([p for p, _ in items], None, tags=[tags for _, tags in items], keep_case=True)
 
 
 def library_papers(store: SQLStore, user: User, tag: str | None = None) -> list[tuple[Paper, SavedPaper]]:

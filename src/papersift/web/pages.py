@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
-from papersift import accounts
+from papersift import accounts, cite
 from papersift.accounts.community import arxiv_fetcher
 from papersift.engine import Engine
 from papersift.index.lexical import Filters
@@ -20,7 +20,7 @@ from papersift.rank.similar import similar
 from papersift.search.service import MODES, make_filters, search
 from papersift.search.service import SORTS as SEARCH_SORTS
 from papersift.store.stats import snapshot as stats_snapshot
-from papersift.web import cite, deps
+from papersift.web import deps
 from papersift.web.render import paper_markdown, render, total_upvotes
 
 log = logging.getLogger(__name__)

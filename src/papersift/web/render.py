@@ -11,6 +11,7 @@ from fastapi import Request
 from jinja2 import Environment
 from markupsafe import Markup, escape
 
+from papersift.cite import is_web_url, precision
 from papersift.index.lexical import clean_query
 from papersift.models import Paper
 from papersift.rank.daily import daily_date
@@ -94,14 +95,6 @@ def render(request: Request, template: str, ctx: dict[str, Any] | None = None, s
 
 
 # -- paper facts shared by cards, pages, Markdown, feeds ----------------------------------------
-def precision(p: Paper) -> str | None:
-    """How exact ``p.published`` is: "day", "month" or "year"; None without a date. A store from
-    before dates carried a precision (no ``published_precision``) had only day dates."""
-    if p.published is None:
-        return None
-    return getattr(p, "published_precision", None) or "day"
-
-
 def published_iso(p: Paper) -> str | None:
     """The publication date as exact as it is known: 2024-01-02, 2024-01 or 2024."""
     prec, d = precision(p), p.published
@@ -133,10 +126,6 @@ def added_date(p: Paper) -> date | None:
 def total_upvotes(p: Paper) -> int:
     """Upvotes as shown: the source's (Hugging Face) plus papersift's own, each counted once."""
     return int(getattr(p, "source_upvotes", 0) or 0) + int(p.upvotes or 0)
-
-
-def is_web_url(url: str | None) -> bool:
-    return bool(url) and str(url).startswith(("https://", "http://"))
 
 
 def code_url(p: Paper) -> str | None:

@@ -1,19 +1,31 @@
-"""Citations: BibTeX entries (per paper and per search) and the Highwire ``citation_*`` meta tags
-that Zotero, Google Scholar and Mendeley read from a paper page. Pure functions of a Paper."""
+"""Citations: BibTeX entries (per paper, per search, a library with its tags as ``keywords``) and
+the Highwire ``citation_*`` meta tags that Zotero, Google Scholar and Mendeley read from a paper
+page. Pure functions of a Paper: the web pages, the API and the library export all use these."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from papersift.models import Paper
-from papersift.web.render import is_web_url, precision
 
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 STOP = {"a", "an", "the", "on", "of", "in", "for", "to", "and", "with", "towards", "toward"}
 _KEY_CHARS = re.compile(r"[^a-z0-9]+")
 _TEX_SPECIAL = re.compile(r"(?<!\\)([&%#])")
+
+
+def precision(p: Paper) -> str | None:
+    """How exact ``p.published`` is: "day", "month" or "year"; None without a date. A store from
+    before dates carried a precision (no ``published_precision``) had only day dates."""
+    if p.published is None:
+        return None
+    return getattr(p, "published_precision", None) or "day"
+
+
+def is_web_url(url: str | None) -> bool:
+    return bool(url) and str(url).startswith(("https://", "http://"))
 
 
 def _ascii_word(text: str) -> str:
@@ -68,10 +80,15 @@ def _author(name: str) -> str:
     return "{" + name + "}" if re.search(r"\sand\s", name, re.IGNORECASE) else name
 
 
-def bibtex_entry(p: Paper, base_url: str, key: str | None = None) -> str:
+def bibtex_entry(p: Paper, base_url: str | None, key: str | None = None, keywords: Sequence[str] = (),
+                 keep_case: bool = False) -> str:
     """One ``@misc`` entry in the style of arXiv's own export (eprint, archivePrefix, primaryClass),
-    with what papersift knows: DOI, month when the date has one, abstract, and a URL."""
-    fields: list[tuple[str, str]] = [("title", bib_value(p.title))]
+    with what papersift knows: DOI, month when the date has one, abstract, and a URL (the paper's
+    abstract page, else its page on ``base_url``). ``keywords``: a library's tags (``library
+    import`` reads them back); ``keep_case``: the title in a second pair of braces, so BibTeX styles
+    keep its capitals."""
+    title = bib_value(p.title)
+    fields: list[tuple[str, str]] = [("title", "{" + title + "}" if keep_case else title)]
     if p.authors:
         fields.append(("author", " and ".join(_author(a) for a in p.authors)))
     if p.published:
@@ -85,25 +102,30 @@ def bibtex_entry(p: Paper, base_url: str, key: str | None = None) -> str:
     if p.doi:
         fields.append(("doi", bib_value(p.doi)))
     url = p.links.get("abs") if is_web_url(p.links.get("abs")) else None
-    fields.append(("url", url or base_url.rstrip("/") + "/papers/" + p.id))
+    if url or base_url:
+        fields.append(("url", url or str(base_url).rstrip("/") + "/papers/" + p.id))
     if p.abstract:
         fields.append(("abstract", bib_value(p.abstract)))
+    if keywords:
+        fields.append(("keywords", bib_value(", ".join(keywords))))
     body = ",\n".join(f"  {name} = {{{value}}}" if name not in ("month", "year") else f"  {name} = {value}"
                       for name, value in fields)
     return f"@misc{{{key or cite_key(p)},\n{body}\n}}\n"
 
 
-def bibtex(papers: Iterable[Paper], base_url: str) -> str:
-    """Entries for many papers, keys made unique (``...a``, ``...b``) in order."""
+def bibtex(papers: Iterable[Paper], base_url: str | None, tags: Sequence[Sequence[str]] | None = None,
+           keep_case: bool = False) -> str:
+    """Entries for many papers, keys made unique (``...a``, ``...b``) in order; ``tags[i]`` are the
+    i-th paper's ``keywords``."""
     seen: dict[str, int] = {}
     out = []
-    for p in papers:
+    for i, p in enumerate(papers):
         key = cite_key(p)
         n = seen.get(key, 0)
         seen[key] = n + 1
         if n:
             key = f"{key}{chr(ord('a') + n - 1) if n <= 26 else n}"
-        out.append(bibtex_entry(p, base_url, key))
+        out.append(bibtex_entry(p, base_url, key, keywords=tags[i] if tags else (), keep_case=keep_case))
     return "\n".join(out)
 
 
