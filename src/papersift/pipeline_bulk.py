@@ -150,7 +150,6 @@ def ingest_snapshot(eng: Engine, path: Path, digest: str | None, stats: IngestSt
                     progress: Progress | None, pacer: IndexCommits, batch_size: int, force: bool = False) -> None:
     """Read one snapshot file into the store (and the lexical index, as owner), resuming after the
     last committed batch of an interrupted run of the same file content (unless ``force``)."""
-
     key = str(path)
     offset = line = 0
     if digest is not None and not force:
@@ -166,8 +165,13 @@ def ingest_snapshot(eng: Engine, path: Path, digest: str | None, stats: IngestSt
     try:
         with _few_gc():
             _load(eng, path, key, digest, stats, progress, pacer, batch_size, offset, line)
-    finally:
-        bulk.end_load(eng.store)
+    except BaseException:
+        try:  # what stopped the load (a full disk, a read-only file, Ctrl-C) is what the caller sees
+            bulk.end_load(eng.store)
+        except Exception:
+            log.warning("could not put SQLite's checkpoint threshold back after the load", exc_info=True)
+        raise
+    bulk.end_load(eng.store)
 
 
 def _load(eng: Engine, path: Path, key: str, digest: str | None, stats: IngestStats, progress: Progress | None,
