@@ -10,24 +10,17 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import text
 
 from papersift import accounts
 from papersift.config import Settings
 from papersift.engine import open_engine
-from papersift.store import Database
-from tests.concurrency.conftest import cli, spawn, token, write_corpus
+from tests.concurrency.conftest import cli, spawn, store_rows, token, write_corpus
 
 pytestmark = pytest.mark.slow
 
 
 def pg_rows(url: str, sql: str) -> list[tuple]:
-    db = Database(url)
-    try:
-        with db.read() as conn:
-            return [tuple(r) for r in conn.execute(text(sql))]
-    finally:
-        db.close()
+    return store_rows(Path(), sql, url)
 
 
 def test_200_concurrent_upvotes_through_4_workers_count_exactly_200(tmp_path: Path, pg_url: str,

@@ -181,13 +181,7 @@ def test_read_only_setting_serves_and_refuses_writes(data: tuple[Path, str], bac
         assert 'class="read-only"' in c.get("/daily").text
         form = c.get("/signup").text
         csrf = form.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-        r = c.post("/login", data={"username": "reader", "password": "reader-password-1", "csrf_token": csrf},
-                   follow_redirects=False)
-        assert r.status_code == 403 and "read-only" in r.text
-        r = c.post("/api/v1/papers/2301.00002/upvote", headers={"Authorization": f"Bearer {token}"})
-        assert r.status_code == 403 and "read-only" in r.json()["error"]
-        r = c.post("/api/v1/submit", json={"paper": "2301.00002"}, headers={"Authorization": f"Bearer {token}"})
-        assert r.status_code == 403
+        assert_writes_refused(c, csrf, token)
     assert db_digest(d, backend) == before
 
 
@@ -214,13 +208,18 @@ def test_read_only_data_dir_serves_and_searches(data: tuple[Path, str], read_onl
         r = c.post("/signup", data={"username": "newbie", "password": "newbie-password-1",
                                     "password2": "newbie-password-1", "csrf_token": csrf}, follow_redirects=False)
         assert r.status_code == 403 and "read-only" in r.text and "<!doctype html>" in r.text.lower()
-        r = c.post("/login", data={"username": "reader", "password": "reader-password-1", "csrf_token": csrf},
-                   follow_redirects=False)
-        assert r.status_code == 403 and "read-only" in r.text
-        r = c.post("/api/v1/papers/2301.00002/upvote", headers={"Authorization": f"Bearer {token}"})
-        assert r.status_code == 403 and "read-only" in r.json()["error"]
-        r = c.post("/api/v1/submit", json={"paper": "2301.00002"}, headers={"Authorization": f"Bearer {token}"})
-        assert r.status_code == 403
+        assert_writes_refused(c, csrf, token)
+
+
+def assert_writes_refused(c: TestClient, csrf: str, token: str) -> None:
+    """A log-in, an API upvote and an API submit are refused (403) by a read-only app."""
+    r = c.post("/login", data={"username": "reader", "password": "reader-password-1", "csrf_token": csrf},
+               follow_redirects=False)
+    assert r.status_code == 403 and "read-only" in r.text
+    r = c.post("/api/v1/papers/2301.00002/upvote", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 403 and "read-only" in r.json()["error"]
+    r = c.post("/api/v1/submit", json={"paper": "2301.00002"}, headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 403
 
 
 def test_wal_left_without_its_shm_is_refused_in_one_line(tmp_path: Path, read_only_view) -> None:
